@@ -1,0 +1,119 @@
+"""Loaders for the measurement tables shipped in this folder (see PROVENANCE.md).
+
+The files are built by ``scripts/build_data.py`` from the public sources; nothing here reads
+anything outside the package. Every loader validates what it reads and names the file and the
+field when something is missing or malformed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+
+DATA_DIR = Path(__file__).resolve().parent
+NB201_DATASETS = ("cifar10", "cifar100", "imagenet16_120")
+_REBUILD = "rebuild it with `python scripts/build_data.py --shared ../shared/data`"
+
+
+@dataclasses.dataclass(frozen=True)
+class LatencyTable:
+    """Measured latencies of one space's architectures on many device settings.
+
+    Values are kept as measured: integer-millisecond phone latencies and ties stay as they are.
+    """
+
+    space: str
+    devices: tuple[str, ...]
+    archs: np.ndarray  # int32[N, L] architectures as the space's vectors
+    latency_ms: np.ndarray  # float64[D, N], row d = devices[d]
+    fingerprint_index: np.ndarray  # int32[10] HELP's reference architectures (rows of archs)
+
+    def __getitem__(self, device: str) -> np.ndarray:
+        """Latency (ms) of every architecture on ``device``: float64[N]."""
+        return self.latency_ms[self.device_index(device)]
+
+    def device_index(self, device: str) -> int:
+        if device not in self.devices:
+            raise KeyError(
+                f"no {self.space} latencies for device {device!r}; "
+                f"measured devices: {', '.join(self.devices)}"
+            )
+        return self.devices.index(device)
+
+
+def read_npz(name: str, fields: dict[str, tuple]) -> dict[str, np.ndarray]:
+    """Read ``fields`` ({field: shape with -1 for any}) of ``<name>.npz``, validated."""
+    path = DATA_DIR / f"{name}.npz"
+    if not path.exists():
+        raise FileNotFoundError(f"shipped data file {path} is missing; {_REBUILD}")
+    with np.load(path, allow_pickle=False) as npz:
+        out = {}
+        for field, shape in fields.items():
+            if field not in npz.files:
+                raise ValueError(f"{path}: field {field!r} missing (has {sorted(npz.files)})")
+            a = npz[field]
+            if a.ndim != len(shape) or any(s not in (-1, t) for s, t in zip(shape, a.shape)):
+                raise ValueError(f"{path}: field {field!r} has shape {a.shape}, expected {shape}")
+            if a.dtype.kind == "f" and not np.isfinite(a).all():
+                n_bad = int((~np.isfinite(a)).sum())
+                raise ValueError(f"{path}: field {field!r} has {n_bad} non-finite values")
+            a.setflags(write=False)
+            out[field] = a
+    return out
+
+
+@functools.cache
+def load_latency(space: str) -> LatencyTable:
+    """The latency table of ``space`` ("nb201", "fbnet" or "ofa_mbv3")."""
+    from l2o.spaces import get_space
+
+    s = get_space(space)
+    raw = read_npz(
+        s.data_file,
+        {**s.data_fields, "devices": (-1,), "latency_ms": (-1, -1), "fingerprint_index": (10,)},
+    )
+    archs = s.archs_from_data(raw)
+    devices = tuple(str(d) for d in raw["devices"])
+    if raw["latency_ms"].shape != (len(devices), len(archs)):
+        raise ValueError(
+            f"{DATA_DIR / s.data_file}.npz: field 'latency_ms' has shape "
+            f"{raw['latency_ms'].shape}, expected ({len(devices)}, {len(archs)})"
+        )
+    archs.setflags(write=False)
+    return LatencyTable(space, devices, archs, raw["latency_ms"], raw["fingerprint_index"])
+
+
+@functools.cache
+def load_nb201_accuracy(dataset: str = "cifar100") -> np.ndarray:
+    """NAS-Bench-201 test accuracy (%, 200 epochs, mean over seeds) in NB201 index order."""
+    if dataset not in NB201_DATASETS:
+        raise ValueError(f"unknown NB201 dataset {dataset!r}; choose from {NB201_DATASETS}")
+    return read_npz("nb201", {f"accuracy_{dataset}": (15625,)})[f"accuracy_{dataset}"]
+
+
+@functools.cache
+def load_ofa_predictor() -> dict[str, np.ndarray]:
+    """Weights of OFA's ImageNet accuracy predictor (MLP 128-400-400-400-1, ``y = x @ W.T + b``)."""
+    shapes = {"0": (400, 128), "2": (400, 400), "4": (400, 400), "6": (1, 400)}
+    fields = {}
+    for i, shape in shapes.items():
+        fields[f"{i}_weight"] = shape
+        fields[f"{i}_bias"] = shape[:1]
+    return read_npz("ofa_acc_predictor", fields)
+
+
+@functools.cache
+def load_note10_lut() -> dict[int, dict[str, float]]:
+    """OFA's Samsung Note10 per-layer latency tables: {resolution: {layer key: mean ms}}."""
+    path = DATA_DIR / "ofa_note10_lut.json"
+    if not path.exists():
+        raise FileNotFoundError(f"shipped data file {path} is missing; {_REBUILD}")
+    try:
+        raw = json.loads(path.read_text())
+        return {int(r): {str(k): float(v) for k, v in t.items()} for r, t in raw.items()}
+    except (ValueError, AttributeError) as e:
+        raise ValueError(f"{path}: malformed lookup table ({e}); {_REBUILD}") from e

@@ -1,0 +1,189 @@
+"""Rebuild the compact tables shipped in ``l2o/data`` from the raw public sources.
+
+    python scripts/build_data.py --shared ../shared/data
+
+Every source file is checked against the sha256 listed in its folder's ``SOURCE.txt`` before it
+is read; a mismatch stops the build. The outputs are deterministic (same sources, same bytes of
+arrays), so a rerun is a no-op for git apart from zip timestamps. Nothing at run time reads the
+sources: the package only ever reads what this script wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import pickle
+import re
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from legacy_torch import load_state_dict  # noqa: E402
+
+OUT = Path(__file__).resolve().parents[1] / "l2o" / "data"
+NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+FBNET_OPS = ("k3_e1", "k3_e1_g2", "k3_e3", "k3_e6", "k5_e1", "k5_e1_g2", "k5_e3", "k5_e6", "skip")
+# HELP names the OFA-space Titan Xp "titan_xp" but the NB201/FBNet one "titanxp": one device.
+DEVICE_RENAMES = {
+    "titan_xp_1": "titanxp_1",
+    "titan_xp_32": "titanxp_32",
+    "titan_xp_64": "titanxp_64",
+}
+NOTE10_RESOLUTIONS = (160, 176, 192, 208, 224)
+
+
+class Sources:
+    """The raw files, each verified against the sha256 of its folder's SOURCE.txt."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.sums: dict[Path, str] = {}
+        for source in root.glob("*/SOURCE.txt"):
+            for line in source.read_text().splitlines():
+                m = re.match(r"\s+(\S+)\s+\d+ bytes\s+sha256=([0-9a-f]{64})", line)
+                if m:
+                    self.sums[(source.parent / m.group(1)).resolve()] = m.group(2)
+        if not self.sums:
+            raise SystemExit(f"no SOURCE.txt with sha256 sums under {root}: is --shared right?")
+
+    def path(self, rel: str) -> Path:
+        p = (self.root / rel).resolve()
+        if p not in self.sums:
+            raise SystemExit(f"{p}: not listed in any SOURCE.txt, refusing to read it")
+        digest = hashlib.sha256(p.read_bytes()).hexdigest()
+        if digest != self.sums[p]:
+            raise SystemExit(f"{p}: sha256 {digest} != {self.sums[p]} listed in SOURCE.txt")
+        return p
+
+    def torch_pickle(self, rel: str):
+        """A zip-format .pt whose data.pkl holds plain Python objects."""
+        with zipfile.ZipFile(self.path(rel)) as z:
+            name = next(n for n in z.namelist() if n.endswith("data.pkl"))
+            return pickle.loads(z.read(name))
+
+
+def help_latency(src: Sources, folder: str, n: int) -> dict[str, np.ndarray]:
+    """One HELP space's ``devices`` [D], ``latency_ms`` [D, N] and ``fingerprint_index`` [10]."""
+    files = sorted(p.name for p in (src.root / "help" / "data" / folder / "latency").glob("*.pt"))
+    names, rows = [], []
+    for name in files:
+        values = np.asarray(src.torch_pickle(f"help/data/{folder}/latency/{name}"), np.float64)
+        if values.shape != (n,):
+            raise SystemExit(f"{folder}/latency/{name}: {values.shape[0]} values, expected {n}")
+        stem = name.removesuffix(".pt")
+        names.append(DEVICE_RENAMES.get(stem, stem))
+        rows.append(values)
+    order = np.argsort(names)
+    return dict(
+        devices=np.array([names[i] for i in order]),
+        latency_ms=np.stack([rows[i] for i in order]),
+        fingerprint_index=np.array(
+            src.torch_pickle(f"help/data/{folder}/hardware_embedding_index.pt"), np.int32
+        ),
+    )
+
+
+def build_nb201(src: Sources) -> dict:
+    str2idx = src.torch_pickle("help/data/nasbench201/str_arch2idx.pt")
+    strings = [None] * len(str2idx)
+    for s, i in str2idx.items():
+        strings[i] = s
+    with open(src.path("nats_bench/nats_bench.csv")) as f:
+        rows = list(csv.DictReader(f))
+    if [r["ArchitectureString"] for r in rows] != strings:
+        raise SystemExit("nats_bench.csv rows are not in HELP's NB201 index order")
+    ops = np.array(
+        [
+            [NB201_OPS.index(t.split("~")[0]) for t in re.findall(r"[a-z_0-9]+~\d", s)]
+            for s in strings
+        ],
+        np.int8,
+    )
+    acc = {
+        k: np.array([float(r[c]) for r in rows])
+        for k, c in (
+            ("cifar10", "CIFAR10TestAccuracy200Epochs"),
+            ("cifar100", "CIFAR100TestAccuracy200Epochs"),
+            ("imagenet16_120", "ImageNetTestAccuracy200Epochs"),
+        )
+    }
+    return dict(
+        ops=ops,
+        **help_latency(src, "nasbench201", len(strings)),
+        **{f"accuracy_{k}": v for k, v in acc.items()},
+    )
+
+
+def build_fbnet(src: Sources) -> dict:
+    meta = src.torch_pickle("help/data/fbnet/metainfo.pt")
+    arch = src.torch_pickle("help/data/fbnet/arch.pt")
+    ops = np.array([a["op_idx_list"] for a in meta["arch"]], np.int8)
+    if not np.array_equal(ops, np.array(arch, np.int8)):
+        raise SystemExit("fbnet arch.pt and metainfo.pt disagree")
+    names = [[FBNET_OPS[i] for i in a["op_idx_list"]] for a in meta["arch"]]
+    if names != [a["arch_str"] for a in meta["arch"]]:
+        raise SystemExit("fbnet op names disagree with FBNET_OPS order")
+    return dict(ops=ops, **help_latency(src, "fbnet", len(ops)))
+
+
+def build_ofa(src: Sources) -> dict:
+    archs = src.torch_pickle("help/data/ofa/ofa_archs.pt")["arch"]
+    return dict(
+        kernel=np.array([a["ks"] for a in archs], np.int8),
+        expand=np.array([a["e"] for a in archs], np.int8),
+        depth=np.array([a["d"] for a in archs], np.int8),
+        resolution=np.array([int(np.ravel(a["r"])[0]) for a in archs], np.int16),
+        **help_latency(src, "ofa", len(archs)),
+    )
+
+
+def build_ofa_predictor(src: Sources) -> dict:
+    state = load_state_dict(src.path("ofa/ofa/acc_predictor.pth"))
+    return {name.replace(".", "_"): array for name, array in state.items()}
+
+
+def build_note10(src: Sources) -> dict:
+    tables = {}
+    for r in NOTE10_RESOLUTIONS:
+        table = yaml.safe_load(src.path(f"ofa/ofa/note10/{r}_lookup_table.yaml").read_text())
+        tables[str(r)] = {key: float(v["mean"]) for key, v in sorted(table.items())}
+    return tables
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--shared",
+        type=Path,
+        default=Path("../shared/data"),
+        help="the folder with help/, nats_bench/, ofa/ (default ../shared/data)",
+    )
+    parser.add_argument("--out", type=Path, default=OUT, help=f"output folder (default {OUT})")
+    args = parser.parse_args()
+    src, out = Sources(args.shared), args.out
+    out.mkdir(parents=True, exist_ok=True)
+    for name, build in (
+        ("nb201", build_nb201),
+        ("fbnet", build_fbnet),
+        ("ofa_mbv3", build_ofa),
+        ("ofa_acc_predictor", build_ofa_predictor),
+    ):
+        arrays = build(src)
+        np.savez_compressed(out / f"{name}.npz", **arrays)
+        print(
+            f"wrote {out / name}.npz: "
+            + ", ".join(f"{k}{list(v.shape)}" for k, v in arrays.items())
+        )
+    with open(out / "ofa_note10_lut.json", "w") as f:
+        json.dump(build_note10(src), f, indent=0, sort_keys=True)
+    print(f"wrote {out / 'ofa_note10_lut.json'}")
+
+
+if __name__ == "__main__":
+    main()
