@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from l2o.spaces import Space
+from l2o.predictors.baselines import min_norm_lstsq
 
 
 class CostPrior(NamedTuple):
@@ -28,31 +28,17 @@ class CostPrior(NamedTuple):
     cov: jax.Array
 
 
-def cost_features(space: Space, archs) -> jax.Array:
-    """One-hot encoding plus a constant column: int32[N, L] -> float32[N, E + 1]."""
-    onehot = jax.vmap(space.one_hot)(jnp.asarray(archs, jnp.int32))
-    return jnp.concatenate([onehot, jnp.ones((onehot.shape[0], 1), onehot.dtype)], axis=1)
-
-
-def min_norm_costs(features: np.ndarray, latency_ms: np.ndarray, rcond: float = 1e-8) -> np.ndarray:
-    """Minimum-norm least-squares cost vectors for each device: [N, F], [D, N] -> [D, F].
-
-    The encoding is rank-deficient (each slot's one-hot sums to one), so the solution is the
-    pseudo-inverse one with singular values below ``rcond`` of the largest dropped; numpy's
-    default cut-off keeps round-off directions and returns weights of 1e10 and more.
-    """
-    pinv = np.linalg.pinv(np.asarray(features, np.float64), rcond=rcond)  # [F, N]
-    return np.asarray(latency_ms, np.float64) @ pinv.T
-
-
 def fit_cost_prior(features: np.ndarray, latencies_ms: Sequence[np.ndarray]) -> CostPrior:
-    """Prior from training devices' latencies ([D][N], D >= 2) measured on ``features`` [N, F]."""
+    """Prior from training devices' latencies ([D][N], D >= 2) measured on ``features`` [N, F]
+    (``baselines.operator_features``: one-hot plus a constant)."""
     lat = np.stack([np.asarray(v, np.float64) for v in latencies_ms])
     if lat.shape[0] < 2:
         raise ValueError("fit_cost_prior needs at least two training devices for a covariance")
     if not (np.isfinite(lat).all() and (lat > 0).all()):
         raise ValueError("fit_cost_prior: latencies must be finite and positive (ms)")
-    costs = min_norm_costs(features, lat / lat.mean(axis=1, keepdims=True))  # [D, F]
+    # min-norm: the encoding is rank-deficient; see baselines.min_norm_lstsq
+    scale_free = lat / lat.mean(axis=1, keepdims=True)
+    costs = min_norm_lstsq(np.asarray(features, np.float64), scale_free.T, rcond=1e-8).T  # [D, F]
     return CostPrior(
         jnp.asarray(costs.mean(0), jnp.float32), jnp.asarray(np.cov(costs.T), jnp.float32)
     )
