@@ -21,13 +21,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import cho_solve, solve_triangular
 
 from l2o.predictors.fitting import FitConfig, fit, mse
+from l2o.predictors.mlp import MLP, standardise
 from l2o.spaces.base import Space
 
 Params = Any
@@ -59,32 +59,7 @@ def _check_data(space: Space, archs: Any, accuracy: Any) -> tuple[np.ndarray, np
     return archs, accuracy
 
 
-def _encode(space: Space, archs: Any) -> jax.Array:
-    """One-hot encodings of a batch: int32[N, L] -> float32[N, E]."""
-    return jax.vmap(space.one_hot)(jnp.asarray(archs, jnp.int32))
-
-
-def _standardise(accuracy: np.ndarray) -> tuple[np.ndarray, jax.Array, jax.Array]:
-    """(targets float32[N], mean, std) with targets = (accuracy - mean) / std; std 1 if constant."""
-    mean, std = accuracy.mean(), accuracy.std()
-    std = std if std > 0 else 1.0
-    y = ((accuracy - mean) / std).astype(np.float32)
-    return y, jnp.asarray(mean, jnp.float32), jnp.asarray(std, jnp.float32)
-
-
 # --- MLP ------------------------------------------------------------------------------------
-
-
-class AccuracyMLP(nn.Module):
-    """ReLU MLP: one-hot float32[..., E] -> standardised accuracy float32[...]."""
-
-    hidden: Sequence[int] = (256, 256)
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        for width in self.hidden:
-            x = nn.relu(nn.Dense(width)(x))
-        return nn.Dense(1)(x)[..., 0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,11 +80,11 @@ class AccuracyConfig:
 
 
 def make_mlp_apply(space: Space, hidden: Sequence[int] = (256, 256)) -> Apply:
-    """``apply(params, archs int32[N, L]) -> accuracy % float32[N]`` for an AccuracyMLP."""
-    model = AccuracyMLP(tuple(hidden))
+    """``apply(params, archs int32[N, L]) -> accuracy % float32[N]`` for an MLP."""
+    model = MLP(tuple(hidden))
 
     def apply(params: Params, archs: jax.Array) -> jax.Array:
-        z = model.apply({"params": params["net"]}, _encode(space, archs))
+        z = model.apply({"params": params["net"]}, space.one_hot_batch(archs))
         return z * params["std"] + params["mean"]
 
     return apply
@@ -123,7 +98,7 @@ def fit_accuracy_mlp(
     config: AccuracyConfig = AccuracyConfig(),
     progress: Callable[[int, float, float], None] | None = None,
 ) -> tuple[Params, Apply, dict]:
-    """Train an AccuracyMLP by MSE on standardised accuracy (Stage 1), early-stopped on a split.
+    """Train an MLP by MSE on standardised accuracy (Stage 1), early-stopped on a split.
 
     archs int[N, L], accuracy float[N] in % -> (params, apply, info). ``val_fraction`` of the
     archs (at least one) is held out for early stopping; params carry the target mean and std so
@@ -132,8 +107,8 @@ def fit_accuracy_mlp(
     if not isinstance(config, AccuracyConfig):
         raise ValueError(f"fit_accuracy_mlp takes an AccuracyConfig; got {type(config).__name__}")
     archs, accuracy = _check_data(space, archs, accuracy)
-    y, mean, std = _standardise(accuracy)
-    x = _encode(space, archs)
+    y, mean, std = standardise(accuracy)
+    x = space.one_hot_batch(archs)
     n = len(archs)
     n_val = max(1, round(config.val_fraction * n)) if config.val_fraction > 0 else 0
     split_key, init_key = jax.random.split(key)
@@ -141,7 +116,7 @@ def fit_accuracy_mlp(
     train = {"x": x[order[n_val:]], "y": jnp.asarray(y[order[n_val:]])}
     val = {"x": x[order[:n_val]], "y": jnp.asarray(y[order[:n_val]])} if n_val else None
 
-    model = AccuracyMLP(config.hidden)
+    model = MLP(config.hidden)
 
     def loss_fn(net: Params, batch: dict) -> jax.Array:
         return mse(model.apply({"params": net}, batch["x"]), batch["y"])
@@ -281,8 +256,8 @@ def condition_gp(space: Space, archs, accuracy, hyper: dict, config: GPConfig = 
     float32[M] and the target ``mean``, ``std`` that map standardised values back to %.
     """
     archs, accuracy = _check_data(space, archs, accuracy)
-    y, mean, std = _standardise(accuracy)
-    x = _encode(space, archs)
+    y, mean, std = standardise(accuracy)
+    x = space.one_hot_batch(archs)
     chol, alpha = _posterior_weights(hyper, x, jnp.asarray(y), config.depth, config.min_noise)
     if not bool(jnp.isfinite(chol).all()):
         raise FloatingPointError(
@@ -299,11 +274,11 @@ def make_gp_apply(space: Space, depth: int = 3) -> tuple[Apply, Callable]:
     """
 
     def apply(params: Params, archs: jax.Array) -> jax.Array:
-        k = arccos_kernel(params, _encode(space, archs), params["x"], depth)  # [N, M]
+        k = arccos_kernel(params, space.one_hot_batch(archs), params["x"], depth)  # [N, M]
         return k @ params["alpha"] * params["std"] + params["mean"]
 
     def apply_with_std(params: Params, archs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        k = arccos_kernel(params, _encode(space, archs), params["x"], depth)  # [N, M]
+        k = arccos_kernel(params, space.one_hot_batch(archs), params["x"], depth)  # [N, M]
         v = solve_triangular(params["chol"], k.T, lower=True)  # [M, N]
         var = jnp.exp(params["log_signal_var"]) - jnp.sum(v * v, axis=0)
         mean = k @ params["alpha"] * params["std"] + params["mean"]
@@ -338,8 +313,8 @@ def fit_accuracy_gp(
             f"exact GP on {n} archs exceeds GPConfig.max_points={config.max_points} (O(N^3)); "
             "subsample the archs or use the MLP"
         )
-    y, _, _ = _standardise(accuracy)
-    data = {"x": _encode(space, archs), "y": jnp.asarray(y)}
+    y, _, _ = standardise(accuracy)
+    data = {"x": space.one_hot_batch(archs), "y": jnp.asarray(y)}
 
     def loss_fn(hyper: dict, batch: dict) -> jax.Array:
         x, y = batch["x"], batch["y"]

@@ -17,12 +17,12 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from l2o.predictors.fitting import FitConfig, fit, mse
+from l2o.predictors.mlp import MLP, standardise
 from l2o.spaces import Space
 
 Apply = Callable[[Any, jax.Array], jax.Array]
@@ -58,7 +58,7 @@ def operator_features(space: Space, archs: jax.Array) -> jax.Array:
     The constant is the non-searchable part of the network; it is needed explicitly because
     masked slots (OFA's depth) make a slot's one-hot sum to 0, not 1.
     """
-    x = jax.vmap(space.one_hot)(jnp.asarray(archs, jnp.int32))
+    x = space.one_hot_batch(archs)
     return jnp.concatenate([x, jnp.ones((x.shape[0], 1), x.dtype)], axis=1)
 
 
@@ -116,18 +116,6 @@ class DeviceMLPConfig:
     fit: FitConfig = FitConfig(learning_rate=3e-3, batch_size=32, max_epochs=500, patience=40)
 
 
-class MLP(nn.Module):
-    """ReLU MLP on a one-hot encoding float32[..., E] -> float32[...]."""
-
-    hidden: tuple[int, ...]
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        for width in self.hidden:
-            x = nn.relu(nn.Dense(width)(x))
-        return nn.Dense(1)(x)[..., 0]
-
-
 def device_mlp_apply(space: Space, hidden: tuple[int, ...]) -> Apply:
     """``apply(params, archs int32[N, L]) -> latency ms float32[N]`` of the per-device MLP.
 
@@ -137,7 +125,7 @@ def device_mlp_apply(space: Space, hidden: tuple[int, ...]) -> Apply:
     net = MLP(hidden)
 
     def apply(params: dict, archs: jax.Array) -> jax.Array:
-        z = net.apply(params["net"], jax.vmap(space.one_hot)(archs))
+        z = net.apply(params["net"], space.one_hot_batch(archs))
         return jnp.exp(params["log_mean"] + params["log_std"] * z)
 
     return apply
@@ -168,13 +156,8 @@ def fit_device_mlp(
     if not 0 <= config.val_fraction < 1:
         raise ValueError(f"val_fraction must be in [0, 1); got {config.val_fraction}")
     k_init, k_split, k_fit = jax.random.split(key, 3)
-    log_y = np.log(y)
-    log_mean, log_std = log_y.mean(), log_y.std()
-    log_std = log_std if log_std > 1e-6 else 1.0  # one arch or equal latencies: no scale
-    data = {
-        "x": jax.vmap(space.one_hot)(jnp.asarray(archs)),
-        "z": jnp.asarray((log_y - log_mean) / log_std, jnp.float32),
-    }
+    z, log_mean, log_std = standardise(np.log(y), min_std=1e-6)
+    data = {"x": space.one_hot_batch(archs), "z": jnp.asarray(z)}
     train_idx, val_idx = _split(k_split, len(y), config)
     train = jax.tree_util.tree_map(lambda a: a[train_idx], data)
     val = jax.tree_util.tree_map(lambda a: a[val_idx], data) if len(val_idx) else None
@@ -191,8 +174,8 @@ def fit_device_mlp(
     result = fit(net.init(k_init, data["x"][:1]), loss_fn, train, val, fit_config)
     params = {
         "net": result.params,
-        "log_mean": jnp.float32(log_mean),
-        "log_std": jnp.float32(log_std),
+        "log_mean": log_mean,
+        "log_std": log_std,
     }
     info = {
         "best_epoch": result.best_epoch,

@@ -98,6 +98,10 @@ class Space:
         mask = self.slot_mask(arch).astype(jnp.float32)
         return jnp.zeros(self.encoding_size, jnp.float32).at[arch + offsets].set(mask)
 
+    def one_hot_batch(self, archs: Any) -> jax.Array:
+        """:meth:`one_hot` of a batch: int[N, L] -> float32[N, E]."""
+        return jax.vmap(self.one_hot)(jnp.asarray(archs, jnp.int32))
+
     def validate(self, archs: Any) -> np.ndarray:
         """Check a batch (or one) of architectures and return it as numpy int32[..., L]."""
         a = np.asarray(archs)
