@@ -7,13 +7,9 @@ config that made it) and ``extra_state`` (JSON counters and histories). :func:`c
 a config stably, so experiments can cache trained predictors under ``root / config_key(config)``.
 
 :func:`fit_with_checkpoints` makes the shared training loop :func:`l2o.predictors.fitting.fit`
-resumable without touching it: it runs ``fit`` in chunks of ``every`` epochs and checkpoints
-after each chunk, so an interrupted run restarts from its last checkpoint and ends with the same
-params, bit for bit, as an uninterrupted one. Because ``fit`` neither takes nor returns its
-optimizer state and RNG key, each chunk starts a fresh Adam state and shuffling key (derived from
-the seed and the chunk), and early stopping is decided at checkpoints. A ``fit`` that took and
-returned its loop state (Adam state, key, epoch, best-so-far) would make a chunked run equal one
-straight ``fit`` run, with per-epoch early stopping and one compilation instead of one per chunk.
+resumable: it saves fit's whole :class:`~l2o.predictors.fitting.FitState` (params, Adam state,
+shuffling key, best-so-far, histories) every few epochs, so an interrupted run restarts from its
+last checkpoint and ends with the same params, bit for bit, as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -21,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -30,7 +25,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from l2o.predictors.fitting import FitConfig, FitResult, fit
+from l2o.predictors.fitting import FitConfig, FitResult, FitState, fit, init_state
 
 PathLike = str | Path
 
@@ -175,61 +170,19 @@ def _fingerprint(*trees: Any) -> str:
     return h.hexdigest()[:16]
 
 
-def _chunk_seed(seed: int, chunk: int) -> int:
-    """Shuffling seed of chunk ``chunk``: the run's seed for the first, fresh ones after."""
-    if chunk == 0:
-        return seed
-    key = jax.random.fold_in(jax.random.key(seed), chunk)
-    return int(jax.random.randint(key, (), 0, 2**31 - 1))
-
-
-def _start_state() -> dict:
-    """Loop state of a fresh run, JSON; ``best_loss`` None stands for +inf."""
-    return {
-        "epoch": 0,  # epochs done
-        "best_epoch": 0,
-        "best_loss": None,
-        "stopped": False,  # patience ran out
-        "train_loss": [],  # one per epoch
-        "val_loss": [],  # one per checkpoint
-    }
-
-
-def _finished(state: dict, config: FitConfig) -> bool:
-    return state["epoch"] >= config.max_epochs or state["stopped"]
-
-
-def _resume(directory: PathLike, params: Any, run: dict) -> tuple[dict, Any, Any]:
-    """(loop state, last params, best params) of the run's last checkpoint, or a fresh start."""
+def _resume(directory: PathLike, params: Any, config: FitConfig, run: dict) -> FitState:
+    """The fit state of the run's last checkpoint in ``directory``, or a fresh one."""
+    fresh = init_state(params, config)
     if latest_step(directory) is None:
-        return _start_state(), params, params
+        return fresh
     saved = restore(directory, None)
     if config_key(saved.config) != config_key(run):
         raise ValueError(
             f"{checkpoint_dir(directory)} holds a different run (config {saved.config}); "
             "resume with the same config, init and data, or use a new directory"
         )
-    trees = restore(directory, {"last": params, "best": params}, saved.step).params
-    return saved.extra_state, trees["last"], trees["best"]
-
-
-def _fit_chunk(params, loss_fn, train, config, start, n, chunk, progress) -> FitResult:
-    """``n`` epochs of ``fit`` from epoch ``start``: no validation, no early stop, last params.
-
-    ``progress`` sees global epochs; the chunk's last epoch is reported by the caller, with the
-    validation loss.
-    """
-    seed = _chunk_seed(config.seed, chunk)
-    chunk_config = dataclasses.replace(config, max_epochs=n, patience=n, seed=seed)
-
-    def report(e, train_loss, _):
-        if progress is not None and e < n - 1:
-            progress(start + e, train_loss, math.nan)
-
-    try:
-        return fit(params, loss_fn, train, None, chunk_config, report)
-    except FloatingPointError as err:
-        raise FloatingPointError(f"epochs {start}-{start + n - 1}: {err}") from err
+    arrays = restore(directory, fresh.arrays(), saved.step).params
+    return FitState.from_parts(arrays, saved.extra_state)
 
 
 def fit_with_checkpoints(
@@ -242,44 +195,20 @@ def fit_with_checkpoints(
     every: int = 10,
     progress: Callable[[int, float, float], None] | None = None,
 ) -> FitResult:
-    """:func:`fit`, checkpointed every ``every`` epochs in ``directory`` and resumed from there.
+    """:func:`fit`, checkpointed every ``every`` epochs (and at the end) in ``directory``.
 
-    A fresh call on a directory holding a checkpoint of the same run (config, ``every``, init
-    params and data) continues after its last checkpoint; one holding a finished run returns it
-    without training. The result equals, bit for bit, that of an uninterrupted call. Each chunk
-    is ``fit`` without validation (so it returns its last params) and a fresh Adam state; the
-    validation loss is evaluated after each chunk, where the best params and ``fit``'s
-    patience rule are applied. ``FitResult.val_loss`` holds one value per checkpoint, and
-    ``progress(epoch, train_loss, val_loss)`` gets NaN as ``val_loss`` between checkpoints.
+    A fresh call on a directory holding a checkpoint of the same run (config, init params and
+    data) continues after its last checkpoint; one holding a finished run returns it without
+    training. The result equals, bit for bit, that of a plain ``fit`` call. The newest two
+    checkpoints are kept.
     """
     if every < 1:
         raise ValueError(f"every is a number of epochs >= 1; got {every}")
-    run = {
-        "fit": dataclasses.asdict(config),
-        "every": every,
-        "data": _fingerprint(params, train, val),
-    }
-    state, last, best = _resume(directory, params, run)
-    val_loss_fn = jax.jit(loss_fn)
-    while not _finished(state, config):
-        start = state["epoch"]
-        n = min(every, config.max_epochs - start)
-        result = _fit_chunk(last, loss_fn, train, config, start, n, start // every, progress)
-        last, e = result.params, start + n - 1
-        loss = float(val_loss_fn(last, val)) if val is not None else result.train_loss[-1]
-        if not math.isfinite(loss):
-            raise FloatingPointError(
-                f"fit_with_checkpoints: validation loss non-finite at epoch {e}"
-            )
-        if state["best_loss"] is None or loss < state["best_loss"]:
-            best, state["best_loss"], state["best_epoch"] = last, loss, e
-        else:  # fit's patience rule, applied at checkpoints
-            state["stopped"] = e - state["best_epoch"] >= config.patience
-        state["epoch"] = start + n
-        state["train_loss"] = state["train_loss"] + result.train_loss
-        state["val_loss"] = state["val_loss"] + [loss]
-        save(directory, state["epoch"], {"last": last, "best": best}, run, state, max_to_keep=2)
-        if progress is not None:
-            progress(e, result.train_loss[-1], loss)
-    final = best if val is not None else last
-    return FitResult(final, state["best_epoch"], state["train_loss"], state["val_loss"])
+    run = {"fit": dataclasses.asdict(config), "data": _fingerprint(params, train, val)}
+    state = _resume(directory, params, config, run)
+
+    def checkpoint(s: FitState) -> None:
+        if s.epoch % every == 0 or s.stopped or s.epoch >= config.max_epochs:
+            save(directory, s.epoch, s.arrays(), run, s.counters(), max_to_keep=2)
+
+    return fit(params, loss_fn, train, val, config, progress, state, checkpoint)

@@ -142,19 +142,28 @@ def test_interrupted_fit_resumes_to_the_same_result(tmp_path):
     assert resumed.train_loss == straight.train_loss and resumed.val_loss == straight.val_loss
     assert resumed.best_epoch == straight.best_epoch and len(straight.train_loss) == 20
     assert min(straight.val_loss) < 0.5 * _loss(_init(), VAL)
-    assert straight.val_loss[straight.best_epoch // 10] == min(straight.val_loss)
+    assert straight.val_loss[straight.best_epoch] == min(straight.val_loss)
+    plain = fit(_init(), _loss, TRAIN, VAL, FIT)  # checkpointing changes nothing
+    np.testing.assert_array_equal(_model(plain.params, X), _model(straight.params, X))
+    assert plain.val_loss == straight.val_loss
     done = fit_with_checkpoints(
         _init(), _loss, TRAIN, VAL, FIT, tmp_path / "a", 10, _interrupt_at(0)
     )
     np.testing.assert_array_equal(_model(done.params, X), _model(straight.params, X))
 
 
-def test_one_chunk_without_validation_is_plain_fit(tmp_path):
+def test_without_validation_and_stopped_early_it_is_plain_fit(tmp_path):
     config = FitConfig(learning_rate=1e-2, batch_size=32, max_epochs=6, patience=100, seed=3)
-    wrapped = fit_with_checkpoints(_init(), _loss, TRAIN, None, config, tmp_path, every=6)
+    wrapped = fit_with_checkpoints(_init(), _loss, TRAIN, None, config, tmp_path / "a", every=4)
     plain = fit(_init(), _loss, TRAIN, None, config)
     np.testing.assert_array_equal(_model(wrapped.params, X), _model(plain.params, X))
-    assert wrapped.train_loss == plain.train_loss
+    assert wrapped.train_loss == plain.train_loss and latest_step(tmp_path / "a") == 6
+    hasty = FitConfig(learning_rate=0.3, batch_size=192, max_epochs=50, patience=1, seed=3)
+    stopped = fit_with_checkpoints(_init(), _loss, TRAIN, VAL, hasty, tmp_path / "b", every=7)
+    assert stopped.state.stopped and len(stopped.val_loss) < 50
+    assert latest_step(tmp_path / "b") == len(stopped.val_loss)  # the stop was saved
+    again = fit_with_checkpoints(_init(), _loss, TRAIN, VAL, hasty, tmp_path / "b", 7)
+    np.testing.assert_array_equal(_model(again.params, X), _model(stopped.params, X))
 
 
 def test_resuming_a_different_run_is_refused(tmp_path):
@@ -171,6 +180,6 @@ def test_resuming_a_different_run_is_refused(tmp_path):
 def test_non_finite_loss_names_the_epochs(tmp_path):
     bad = {"x": TRAIN["x"], "y": TRAIN["y"].at[0].set(jnp.nan)}
     config = FitConfig(batch_size=192, max_epochs=3, seed=3)
-    with pytest.raises(FloatingPointError, match="epochs 0-1: .*non-finite"):
+    with pytest.raises(FloatingPointError, match="non-finite at epoch 0"):
         fit_with_checkpoints(_init(), _loss, bad, VAL, config, tmp_path, every=2)
     assert latest_step(tmp_path) is None

@@ -1,7 +1,10 @@
 """A small, generic training loop: Adam on minibatches, early stopping on a validation loss.
 
 Every predictor in l2o trains through :func:`fit`, so early stopping, progress reporting and NaN
-detection live in one place. The caller gives pure functions; ``fit`` jits them once.
+detection live in one place. The caller gives pure functions; ``fit`` jits them once. The whole
+loop state (params, Adam state, shuffling key, best-so-far, histories) is a :class:`FitState`
+that ``fit`` takes and returns, so a run can stop after any epoch and continue to the same result
+bit for bit (``l2o.checkpoints.fit_with_checkpoints`` stores it with Orbax).
 """
 
 from __future__ import annotations
@@ -32,11 +35,63 @@ class FitConfig:
 
 
 @dataclasses.dataclass
-class FitResult:
+class FitState:
+    """Everything a training run needs to continue: arrays (``params``, ``opt_state``, ``key``,
+    ``best``) and host counters. ``best_loss`` is +inf before the first epoch."""
+
     params: Params
+    opt_state: Any
+    key: jax.Array  # raw uint32 key data (jax.random.key_data), so Orbax can store it
+    best: Params
+    epoch: int = 0  # epochs done
+    best_loss: float = float("inf")
+    best_epoch: int = 0
+    stopped: bool = False  # patience ran out
+    train_loss: list[float] = dataclasses.field(default_factory=list)
+    val_loss: list[float] = dataclasses.field(default_factory=list)
+
+    def arrays(self) -> dict:
+        return {
+            "params": self.params,
+            "opt_state": self.opt_state,
+            "key": self.key,
+            "best": self.best,
+        }
+
+    def counters(self) -> dict:
+        """The host part, JSON-serialisable (+inf best_loss as None)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name in self.arrays():
+            del out[name]
+        out["best_loss"] = None if np.isinf(self.best_loss) else self.best_loss
+        return out
+
+    @classmethod
+    def from_parts(cls, arrays: dict, counters: dict) -> FitState:
+        counters = dict(counters)
+        counters["best_loss"] = (
+            float("inf") if counters["best_loss"] is None else counters["best_loss"]
+        )
+        return cls(**arrays, **counters)
+
+
+@dataclasses.dataclass
+class FitResult:
+    params: Params  # best on validation (the last without validation)
     best_epoch: int
     train_loss: list[float]
     val_loss: list[float]
+    state: FitState  # pass to fit(state=...) to train on
+
+
+def optimizer(config: FitConfig) -> optax.GradientTransformation:
+    return optax.adamw(config.learning_rate, weight_decay=config.weight_decay)
+
+
+def init_state(params: Params, config: FitConfig) -> FitState:
+    """The state of a fresh run of ``config`` from ``params``."""
+    key = jax.random.key_data(jax.random.key(config.seed))
+    return FitState(params, optimizer(config).init(params), key, params)
 
 
 def _num_rows(batch: Batch) -> int:
@@ -54,22 +109,28 @@ def fit(
     val: Batch | None = None,
     config: FitConfig = FitConfig(),
     progress: Callable[[int, float, float], None] | None = None,
+    state: FitState | None = None,
+    on_epoch: Callable[[FitState], None] | None = None,
 ) -> FitResult:
     """Minimise ``loss_fn(params, batch)`` on ``train``; keep the params best on ``val``.
 
     Without ``val`` the last params are kept. A non-finite loss raises ``FloatingPointError``
-    naming the epoch. ``progress(epoch, train_loss, val_loss)`` is called once per epoch.
+    naming the epoch. ``progress(epoch, train_loss, val_loss)`` is called once per epoch, then
+    ``on_epoch(state)`` with the state after it. ``state`` (from a previous result or
+    checkpoint) continues that run instead of starting from ``params``; a finished state
+    (stopped early or at ``max_epochs``) returns at once.
     """
     n = _num_rows(train)
     if n == 0:
         raise ValueError("fit: the training set is empty")
-    opt = optax.adamw(config.learning_rate, weight_decay=config.weight_decay)
+    opt = optimizer(config)
     batch_size = min(config.batch_size, n)
     steps = n // batch_size
 
     @jax.jit
-    def epoch(params, opt_state, key):
-        perm = jax.random.permutation(key, n)[: steps * batch_size].reshape(steps, batch_size)
+    def epoch(params, opt_state, key_data):
+        key, sub = jax.random.split(jax.random.wrap_key_data(key_data))
+        perm = jax.random.permutation(sub, n)[: steps * batch_size].reshape(steps, batch_size)
 
         def step(carry, idx):
             params, opt_state = carry
@@ -78,31 +139,30 @@ def fit(
             return (optax.apply_updates(params, updates), opt_state), loss
 
         (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), perm)
-        return params, opt_state, losses.mean()
+        return params, opt_state, jax.random.key_data(key), losses.mean()
 
     val_loss_fn = jax.jit(loss_fn)
-    opt_state = opt.init(params)
-    key = jax.random.key(config.seed)
-    best, best_loss, best_epoch = params, np.inf, 0
-    history_train, history_val = [], []
-    for e in range(config.max_epochs):
-        key, sub = jax.random.split(key)
-        params, opt_state, train_loss = epoch(params, opt_state, sub)
+    s = init_state(params, config) if state is None else state
+    while s.epoch < config.max_epochs and not s.stopped:
+        e = s.epoch
+        s.params, s.opt_state, s.key, train_loss = epoch(s.params, s.opt_state, s.key)
         train_loss = float(train_loss)
-        val_loss = float(val_loss_fn(params, val)) if val is not None else train_loss
+        val_loss = float(val_loss_fn(s.params, val)) if val is not None else train_loss
         if not (np.isfinite(train_loss) and np.isfinite(val_loss)):
             raise FloatingPointError(f"fit: loss became non-finite at epoch {e}")
-        history_train.append(train_loss)
-        history_val.append(val_loss)
+        s.train_loss = [*s.train_loss, train_loss]
+        s.val_loss = [*s.val_loss, val_loss]
+        if val_loss < s.best_loss:
+            s.best, s.best_loss, s.best_epoch = s.params, val_loss, e
+        elif e - s.best_epoch >= config.patience:
+            s.stopped = True
+        s.epoch = e + 1
         if progress is not None:
             progress(e, train_loss, val_loss)
-        if val_loss < best_loss:
-            best, best_loss, best_epoch = params, val_loss, e
-        elif e - best_epoch >= config.patience:
-            break
-    if val is None:
-        best = params
-    return FitResult(best, best_epoch, history_train, history_val)
+        if on_epoch is not None:
+            on_epoch(s)
+    best = s.best if val is not None else s.params
+    return FitResult(best, s.best_epoch, s.train_loss, s.val_loss, s)
 
 
 def mse(pred: jax.Array, target: jax.Array) -> jax.Array:
