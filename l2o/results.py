@@ -69,3 +69,59 @@ def plot_matrix(
     fig.savefig(path, dpi=150)
     plt.close(fig)
     return Path(path)
+
+
+def plot_curves(
+    curves: Mapping[str, Sequence[Sequence[float]]],
+    path: str | Path,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    references: Mapping[str, float] | None = None,
+    logx: bool = False,
+) -> Path:
+    """Save line plots of ``{label: [[x, y], ...]}`` with dashed horizontal reference lines."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for label, points in curves.items():
+        xy = np.asarray(points, dtype=float)
+        ax.plot(xy[:, 0], xy[:, 1], marker="o", ms=3, label=label)
+    for i, (label, value) in enumerate((references or {}).items()):
+        ax.axhline(value, ls="--", lw=1, color=f"C{len(curves) + i}", label=label)
+    if logx:
+        ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_predicted_vs_measured(
+    panels: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | Path, title: str
+) -> Path:
+    """One log-log scatter per ``{name: (predicted, measured)}`` with the y = x line."""
+    n = len(panels)
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
+    for ax, (name, (pred, measured)) in zip(axes.flat, panels.items()):
+        pred, measured = np.asarray(pred, float), np.asarray(measured, float)
+        ax.scatter(measured, np.maximum(pred, 1e-6), s=1, alpha=0.3)
+        lo, hi = measured.min(), measured.max()
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel("measured ms", fontsize=7)
+        ax.set_ylabel("predicted ms", fontsize=7)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return Path(path)

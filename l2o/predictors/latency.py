@@ -1,0 +1,405 @@
+"""The device-conditioned latency predictor ``Lat_{Θ_L}(x; d)`` of thesis §1.5.2 Stage 1.
+
+One network serves every device, including devices it never saw in training::
+
+    Lat(x; d) = φ(x)ᵀ w_d                      (ms)
+    φ(x)      = [one-hot(x), 1, h_θ(x)]        operator features and learned features (an MLP)
+    w_d       ~ N(c_d · μ(s_d), c_d² K)        the device's cost head, a priori
+    μ(s)      = μ₀ + A s                       prior mean from spec features s (conf/device)
+    K         = U Uᵀ + diag(exp ρ)             learned prior covariance
+
+The cost head ``w_d`` is the device representation. It comes from any of three sources, alone or
+together: the spec features (zero-shot: ``w_d = c_d μ(s_d)``, with the scale ``c_d`` predicted
+from the specs too); a permutation-invariant set encoder over any k measured (architecture,
+latency) pairs of the device, namely the Bayesian posterior mean of ``w_d`` (sum-pooled sufficient
+statistics ``Σ φφᵀ, Σ φ y`` decoded by a solve, so any k and any architectures work); and that
+posterior is exactly a few-shot adaptation of the linear head on the k measurements, with the
+prior as its regulariser.
+
+Training is meta-learning on episodes (ALPaCA-style): a training device, k support pairs drawn
+at random (k from ``ks``), the posterior head from them, and a loss on query architectures of the
+same device. The loss respects ranking and scale together: relative squared error (latencies
+span 0.003-183 ms across devices, so errors are per-device relative) plus a pairwise logistic
+ranking term. The prior starts at the empirical one of the training devices' min-norm
+operator-level fits (``latency_prior``), so training only has to improve on that closed form.
+Several seeds train at once as an ensemble: one params pytree with a leading member axis.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from l2o.checkpoints import fit_with_checkpoints
+from l2o.devices import KINDS, SPEC_FIELDS, Device
+from l2o.predictors.baselines import min_norm_lstsq, operator_features
+from l2o.predictors.fitting import FitConfig, FitResult, fit
+from l2o.spaces.base import Space
+
+Params = Any
+
+SPEC_DIM = 2 * len(SPEC_FIELDS) + len(KINDS) + 1
+
+
+def spec_features(device: Device) -> np.ndarray:
+    """float32[SPEC_DIM]: log spec values (0 where unknown), known flags, kind one-hot,
+    log2 batch size. Logs because specs span orders of magnitude (0.2-2 GHz, 4-4000 GFLOP/s)."""
+    values, known = device.spec_vector()
+    logs = np.where(known, np.log(np.where(known, values, 1.0)), 0.0)
+    kind = np.array([device.kind == k for k in KINDS], np.float32)
+    batch = np.log2(device.batch_size)
+    return np.concatenate([logs, known, kind, [batch]]).astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class LatencyNetConfig:
+    """Architecture and meta-training settings of :class:`LatencyNet`."""
+
+    hidden: tuple[int, ...] = (128, 128)
+    learned_features: int = 16  # width of h_θ(x); 0 = operator features only
+    rank: int = 8  # columns of U
+    ks: tuple[int, ...] = (0, 5, 10, 20, 50)  # support sizes drawn in training episodes
+    query: int = 128  # query archs per episode
+    rank_weight: float = 0.5  # weight of the pairwise ranking term
+    rank_temperature: float = 0.05  # relative latency gap that counts as a clear order
+    train_prior: bool = False  # meta-learn the operator-cost prior too (see LatencyNet._frozen)
+    relative_floor: float = 0.1  # relative errors divide by max(y, floor * mean latency)
+    episodes: int = 4096  # training episodes per epoch (per member)
+    val_episodes: int = 64  # fixed episodes per validation device (k = val_k)
+    val_k: int = 10
+    members: int = 5  # ensemble size
+    eps: float = 0.01  # initial isotropic widening of the empirical prior (x mean variance)
+    noise: float = 1e-2  # initial measurement variance, relative to the device scale²
+    fit: FitConfig = FitConfig(
+        learning_rate=1e-3, batch_size=32, max_epochs=30, patience=5, weight_decay=0.0
+    )
+
+
+class LatencyNet(nn.Module):
+    """Features, prior and scale head of ``Lat(x; d)``; see the module docstring."""
+
+    num_op_features: int  # E + 1: one-hot plus the constant
+    config: LatencyNetConfig
+
+    def setup(self):
+        c = self.config
+        f = self.num_op_features + c.learned_features
+        self.layers = [nn.Dense(w) for w in c.hidden]
+        if c.learned_features:
+            self.out = nn.Dense(c.learned_features)
+        zeros = nn.initializers.zeros
+        self.mu0 = self.param("mu0", zeros, (f,))
+        self.spec_map = self.param("spec_map", zeros, (SPEC_DIM, f))
+        self.cov_factor = self.param("cov_factor", zeros, (f, c.rank))
+        self.log_diag = self.param("log_diag", zeros, (f,))
+        self.log_noise = self.param("log_noise", nn.initializers.constant(np.log(c.noise)), ())
+        self.log_scale = nn.Dense(1)  # log of the device's mean latency (ms) from its specs
+
+    def features(self, op_features: jax.Array) -> jax.Array:
+        """φ(x): float32[..., E+1] operator features (one-hot or soft) -> float32[..., F]."""
+        if not self.config.learned_features:
+            return op_features
+        h = op_features
+        for layer in self.layers:
+            h = nn.relu(layer(h))
+        return jnp.concatenate([op_features, jnp.tanh(self.out(h))], axis=-1)
+
+    def _frozen(self, x: jax.Array) -> jax.Array:
+        """The prior stays at its empirical value unless ``config.train_prior``: meta-learning
+        it on HELP's 9 NB201 training devices overfits them (k = 10 test mean SRCC 0.951 vs
+        0.960 frozen; raspi4 improves 0.936 -> 0.968, titan_rtx_256 drops 0.991 -> 0.955)."""
+        if self.config.train_prior:
+            return x
+        return jax.lax.stop_gradient(x)
+
+    def prior_mean(self, spec: jax.Array) -> jax.Array:
+        """μ(s): float32[SPEC_DIM] -> float32[F] (scale-free)."""
+        spec_map = self.spec_map if self.config.train_prior else 0.0 * self.spec_map
+        return self._frozen(self.mu0) + spec @ spec_map
+
+    def prior_cov(self) -> jax.Array:
+        factor, log_diag = self._frozen(self.cov_factor), self._frozen(self.log_diag)
+        return factor @ factor.T + jnp.diag(jnp.exp(log_diag))
+
+    def spec_scale(self, spec: jax.Array) -> jax.Array:
+        """Zero-shot guess of the device's mean latency (ms) from its specs."""
+        return jnp.exp(self.log_scale(spec)[0])
+
+    def __call__(self, op_features: jax.Array, spec: jax.Array):
+        phi = self.features(op_features)
+        return phi, self.prior_mean(spec), self.prior_cov(), self.spec_scale(spec)
+
+
+class Head(NamedTuple):
+    """A device's cost head (the device representation): ``Lat(x; d) = φ(x)ᵀ w`` in ms."""
+
+    w: jax.Array  # float32[F]
+    scale: jax.Array  # c_d: the device's latency scale (ms), measured or guessed from specs
+
+
+def _posterior(mean, cov, noise, phi, y, mask):
+    """Posterior mean of w ~ N(c·mean, c²·cov) given y = φw + N(0, c²·noise), masked rows.
+
+    phi [K, F], y [K], mask bool[K]; masked rows carry no information. Returns (w, c)."""
+    phi = jnp.where(mask[:, None], phi, 0.0)
+    y = jnp.where(mask, y, 0.0)
+    n = jnp.maximum(mask.sum(), 1)
+    c = (y.sum() / n) / jnp.maximum((phi @ mean).sum() / n, 1e-9)
+    gram = phi @ cov @ phi.T + noise * jnp.eye(phi.shape[0])
+    residual = y - c * phi @ mean
+    return c * mean + cov @ phi.T @ jnp.linalg.solve(gram, residual), c
+
+
+def adapt(
+    net: LatencyNet,
+    params: Params,
+    spec: jax.Array,
+    op_features: jax.Array | None = None,
+    latency_ms: jax.Array | None = None,
+    mask: jax.Array | None = None,
+) -> Head:
+    """The device's head from its specs and k measured pairs (k = 0: ``op_features`` None).
+
+    op_features float32[k, E+1] (``baselines.operator_features``), latency_ms float32[k],
+    optional mask bool[k] (padding rows False). One ensemble member; vmap over members.
+    """
+
+    def run(m):
+        mean, cov = m.prior_mean(spec), m.prior_cov()
+        if op_features is None or op_features.shape[0] == 0:
+            return Head(m.spec_scale(spec) * mean, m.spec_scale(spec))
+        phi = m.features(op_features)
+        valid = jnp.ones(phi.shape[0], bool) if mask is None else mask
+        w, c = _posterior(mean, cov, jnp.exp(m.log_noise), phi, latency_ms, valid)
+        return Head(w, c)
+
+    return nn.apply(run, net)(params)
+
+
+def predict(net: LatencyNet, params: Params, head: Head, op_features: jax.Array) -> jax.Array:
+    """Latency (ms) of architectures on the device of ``head``: float32[N, E+1] -> [N]."""
+    return nn.apply(lambda m: m.features(op_features) @ head.w, net)(params)
+
+
+# --- meta-training ------------------------------------------------------------------------------
+
+
+class LatencyData(NamedTuple):
+    """What meta-training reads: every arch's operator features and the devices' latencies."""
+
+    op_features: jax.Array  # float32[N, E+1]
+    latency_ms: jax.Array  # float32[D, N]
+    specs: jax.Array  # float32[D, SPEC_DIM]
+
+
+def latency_data(
+    space: Space, archs: np.ndarray, latency_ms: np.ndarray, devices: Sequence[Device]
+) -> LatencyData:
+    """Validated :class:`LatencyData`: archs int[N, L], latency_ms float[D, N], D devices."""
+    archs = space.validate(archs)
+    lat = np.asarray(latency_ms, np.float32)
+    if lat.shape != (len(devices), len(archs)):
+        raise ValueError(
+            f"latency_ms must be [devices, archs] = ({len(devices)}, {len(archs)}); got {lat.shape}"
+        )
+    if not (np.isfinite(lat).all() and (lat > 0).all()):
+        bad = sorted({devices[i].name for i in np.where(~(np.isfinite(lat) & (lat > 0)))[0]})
+        raise ValueError(f"latencies must be finite and > 0 ms; devices with bad values: {bad}")
+    specs = np.stack([spec_features(d) for d in devices])
+    return LatencyData(operator_features(space, archs), jnp.asarray(lat), jnp.asarray(specs))
+
+
+def _empirical_prior(data, devices, pool, config: LatencyNetConfig, f: int):
+    """μ₀, U, log diag of the training devices' scale-free min-norm operator costs (padded to F
+    with zeros for the learned features)."""
+    x = np.asarray(data.op_features[pool], np.float64)
+    lat = np.asarray(data.latency_ms, np.float64)[np.ix_(devices, pool)]
+    costs = min_norm_lstsq(x, (lat / lat.mean(1, keepdims=True)).T, rcond=1e-8).T  # [D, E+1]
+    e = costs.shape[1]
+    mean = np.zeros(f)
+    mean[:e] = costs.mean(0)
+    cov = np.cov(costs.T) if len(costs) > 1 else np.zeros((e, e))
+    vals, vecs = np.linalg.eigh(cov)
+    top = np.argsort(vals)[::-1][: config.rank]
+    factor = np.zeros((f, config.rank))
+    factor[:e, : len(top)] = vecs[:, top] * np.sqrt(np.maximum(vals[top], 0))
+    diag = np.full(f, max(config.eps * np.trace(cov) / e, 1e-8))
+    diag[e:] *= 0.1  # learned features start nearly unused
+    return mean, factor, np.log(diag)
+
+
+def init_params(
+    key: jax.Array,
+    data: LatencyData,
+    devices: Sequence[int],
+    pool: np.ndarray,
+    config: LatencyNetConfig,
+) -> tuple[LatencyNet, Params]:
+    """An ensemble (leading axis ``config.members``) of params: each member's prior at the
+    empirical one of ``devices`` (indices into ``data``) measured on ``pool`` archs, its feature
+    MLP at its own random init."""
+    net = LatencyNet(data.op_features.shape[1], config)
+    f = data.op_features.shape[1] + config.learned_features
+    devices = np.asarray(devices)
+    mean, factor, log_diag = _empirical_prior(data, devices, pool, config, f)
+    lat = np.asarray(data.latency_ms)[np.ix_(devices, pool)]
+    log_mean = float(np.log(lat.mean(1)).mean())
+
+    def one(k):
+        inner = dict(net.init(k, data.op_features[:1], data.specs[0])["params"])
+        inner.update(
+            mu0=jnp.asarray(mean, jnp.float32),
+            cov_factor=jnp.asarray(factor, jnp.float32),
+            log_diag=jnp.asarray(log_diag, jnp.float32),
+            log_scale={
+                "kernel": jnp.zeros_like(inner["log_scale"]["kernel"]),
+                "bias": jnp.full_like(inner["log_scale"]["bias"], log_mean),
+            },
+        )
+        return {"params": inner}
+
+    return net, jax.vmap(one)(jax.random.split(key, config.members))
+
+
+def episode_loss(
+    net: LatencyNet,
+    params: Params,
+    data: LatencyData,
+    pool: jax.Array,
+    device: jax.Array,
+    k: jax.Array,
+    key: jax.Array,
+    config: LatencyNetConfig,
+) -> jax.Array:
+    """Loss of one member on one episode: device index, support size k (<= max ks), key."""
+    k_max = max(max(config.ks), 1)
+    ks, kq = jax.random.split(key)
+    support = pool[jax.random.randint(ks, (k_max,), 0, pool.shape[0])]
+    query = pool[jax.random.randint(kq, (config.query,), 0, pool.shape[0])]
+    y_s, y_q = data.latency_ms[device, support], data.latency_ms[device, query]
+    spec = data.specs[device]
+
+    def run(m):
+        mean, cov = m.prior_mean(spec), m.prior_cov()
+        phi_s, phi_q = m.features(data.op_features[support]), m.features(data.op_features[query])
+        mask = jnp.arange(k_max) < k
+        w, _ = _posterior(mean, cov, jnp.exp(m.log_noise), phi_s, y_s, mask)
+        # relative errors, with the denominator floored at a tenth of the device's typical
+        # latency: some devices report ~0.003 ms for cells that compute nothing (pixel3)
+        denom = jnp.maximum(y_q, config.relative_floor * y_q.mean())
+        pred_post = phi_q @ w
+        # k = 0: the scale is unknown from data; score the shape at its best scale and train the
+        # spec scale head towards the device's measured mean latency
+        shape0 = phi_q @ mean / denom
+        best = jax.lax.stop_gradient(
+            (shape0 * y_q / denom).sum() / jnp.maximum((shape0**2).sum(), 1e-12)
+        )
+        scale_loss = (jnp.log(m.spec_scale(spec)) - jnp.log(y_q.mean())) ** 2
+        zero_shot = k == 0
+        pred = jnp.where(zero_shot, best * phi_q @ mean, pred_post)
+        rel = jnp.mean(((pred - y_q) / denom) ** 2)
+        half = config.query // 2
+        a, b, ya, yb = pred[:half], pred[half : 2 * half], y_q[:half], y_q[half : 2 * half]
+        gap = (a - b) / (0.5 * (denom[:half] + denom[half : 2 * half]) * config.rank_temperature)
+        rank = jnp.mean(jax.nn.softplus(-jnp.sign(ya - yb) * gap)) * config.rank_temperature
+        return rel + config.rank_weight * rank + jnp.where(zero_shot, 0.1 * scale_loss, 0.0)
+
+    return nn.apply(run, net)(params)
+
+
+def _episodes(key, devices: np.ndarray, n: int, ks: Sequence[int]) -> dict:
+    """n episodes: device indices, support sizes and raw keys, spread evenly over devices."""
+    kd, kk, kr = jax.random.split(key, 3)
+    return {
+        "device": jnp.asarray(devices)[jax.random.randint(kd, (n,), 0, len(devices))],
+        "k": jnp.asarray(ks)[jax.random.randint(kk, (n,), 0, len(ks))],
+        "key": jax.random.key_data(jax.random.split(kr, n)),
+    }
+
+
+class TrainedLatency(NamedTuple):
+    net: LatencyNet
+    params: Params  # ensemble: leading axis = members
+    result: FitResult
+    seconds: float
+
+
+def train_latency_net(
+    data: LatencyData,
+    train_devices: Sequence[int],
+    val_devices: Sequence[int],
+    config: LatencyNetConfig = LatencyNetConfig(),
+    pool: np.ndarray | None = None,
+    seed: int = 0,
+    progress: Callable[[int, float, float], None] | None = None,
+    checkpoint_dir: str | None = None,
+) -> TrainedLatency:
+    """Meta-train an ensemble on the training devices (indices into ``data``), early-stopped on
+    validation devices at k = ``config.val_k``. ``pool``: the archs measured on the training
+    devices (indices; all by default). With ``checkpoint_dir`` the run is checkpointed there
+    every epoch and resumes from it (``l2o.checkpoints.fit_with_checkpoints``)."""
+    if len(train_devices) < 2:
+        raise ValueError("train_latency_net needs at least two training devices")
+    n = data.op_features.shape[0]
+    pool = np.arange(n) if pool is None else np.asarray(pool)
+    if len(pool) < 2:
+        raise ValueError("pool must hold at least two measured architectures")
+    start = time.perf_counter()
+    key = jax.random.key(seed)
+    k_init, k_train, k_val = jax.random.split(key, 3)
+    net, params = init_params(k_init, data, train_devices, pool, config)
+    train = _episodes(k_train, np.asarray(train_devices), config.episodes, config.ks)
+    val_devices = list(val_devices) or list(train_devices)
+    n_val = config.val_episodes * len(val_devices)
+    val = _episodes(k_val, np.asarray(val_devices), n_val, (config.val_k,))
+    pool_j, members = jnp.asarray(pool), jnp.arange(config.members)
+
+    def member_loss(p, batch, m):
+        keys = jax.vmap(lambda kd: jax.random.fold_in(jax.random.wrap_key_data(kd), m))(
+            batch["key"]
+        )
+        losses = jax.vmap(lambda d, k, kk: episode_loss(net, p, data, pool_j, d, k, kk, config))(
+            batch["device"], batch["k"], keys
+        )
+        return losses.mean()
+
+    def loss(p, batch):  # members are independent: the sum's gradient is each one's own
+        return jax.vmap(member_loss, in_axes=(0, None, 0))(p, batch, members).sum()
+
+    if checkpoint_dir is None:
+        result = fit(params, loss, train, val, config.fit, progress)
+    else:
+        result = fit_with_checkpoints(
+            params, loss, train, val, config.fit, checkpoint_dir, every=1, progress=progress
+        )
+    return TrainedLatency(net, result.params, result, time.perf_counter() - start)
+
+
+def heads(
+    trained: TrainedLatency,
+    data: LatencyData,
+    device: int,
+    support: np.ndarray,
+) -> Head:
+    """Every member's head for ``device`` (index into ``data``) from the latencies of the
+    ``support`` archs (indices; empty = zero-shot). Leading axis = members."""
+    spec = data.specs[device]
+    if len(support) == 0:
+        return jax.vmap(lambda p: adapt(trained.net, p, spec))(trained.params)
+    x, y = data.op_features[support], data.latency_ms[device, support]
+    return jax.vmap(lambda p: adapt(trained.net, p, spec, x, y))(trained.params)
+
+
+def predict_ensemble(
+    trained: TrainedLatency, head: Head, op_features: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """(mean, std) over members of the predicted latency (ms) of float32[N, E+1] archs."""
+    preds = jax.vmap(lambda p, h: predict(trained.net, p, h, op_features))(trained.params, head)
+    return preds.mean(0), preds.std(0)
