@@ -21,8 +21,13 @@ at random (k from ``ks``), the posterior head from them, and a loss on query arc
 same device. The loss respects ranking and scale together: relative squared error (latencies
 span 0.003-183 ms across devices, so errors are per-device relative) plus a pairwise logistic
 ranking term. The prior starts at the empirical one of the training devices' min-norm
-operator-level fits (``latency_prior``), so training only has to improve on that closed form.
+operator-level fits (``baselines.min_norm_lstsq``) and by default stays there while the
+learned features, the noise and the spec scale head train (see ``LatencyNet._frozen`` for why).
 Several seeds train at once as an ensemble: one params pytree with a leading member axis.
+
+Measured (``python -m experiments.train_predictors space=nb201``, HELP's split, 3 random
+support sets): mean test SRCC 0.891 / 0.953 / 0.959 at k = 0 / 10 / 20 (HELP 0.932 at k = 10;
+FLOPs 0.847); with HELP's 10 reference archs as the support, 0.960.
 """
 
 from __future__ import annotations
