@@ -189,8 +189,12 @@ def adapt(
 
 
 def predict(net: LatencyNet, params: Params, head: Head, op_features: jax.Array) -> jax.Array:
-    """Latency (ms) of architectures on the device of ``head``: float32[N, E+1] -> [N]."""
-    return nn.apply(lambda m: m.features(op_features) @ head.w, net)(params)
+    """Latency (ms) of architectures on the device of ``head``: float32[N, E+1] -> [N].
+
+    ``head.w`` may stack devices, [..., F] -> [..., N]: the features are computed once."""
+    return nn.apply(lambda m: jnp.einsum("nf,...f->...n", m.features(op_features), head.w), net)(
+        params
+    )
 
 
 # --- meta-training ------------------------------------------------------------------------------
