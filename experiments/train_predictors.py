@@ -31,19 +31,6 @@ from l2o.predictors.fitting import FitConfig
 from l2o.predictors.latency import LatencyNetConfig, train_latency_net
 from l2o.results import plot_curves, plot_predicted_vs_measured, write_summary
 
-# HELP (NeurIPS 2021) Tables 2-3: SRCC on unseen devices with 10 target samples
-HELP_SRCC = {
-    "nb201": {
-        "titan_rtx_256": 0.987,
-        "gold_6226": 0.989,
-        "fpga": 0.985,
-        "pixel2": 0.802,
-        "raspi4": 0.890,
-        "eyeriss": 0.940,
-    },
-    "fbnet": {"raspi4": 0.887, "eyeriss": 0.943, "fpga": 0.892},
-}
-
 
 def latency_config(cfg: DictConfig) -> LatencyNetConfig:
     c = cfg.latency
@@ -147,7 +134,7 @@ def main(cfg: DictConfig) -> dict:
         "baselines": baselines,
         "exploration": curves,
         "train_seconds": trained.seconds,
-        "help_reference": HELP_SRCC.get(space),
+        "help_reference": study.HELP_SRCC.get(space),
         "config": OmegaConf.to_container(cfg, resolve=True),
         "seconds": time.perf_counter() - start,
     }
@@ -170,8 +157,8 @@ def _plots(out, space, ks, latency_mean, baselines, test, shown, curves) -> None
         ]
         lines[name] = points
     refs = {}
-    if space in HELP_SRCC:
-        refs["HELP, k=10"] = float(np.mean(list(HELP_SRCC[space].values())))
+    if space in study.HELP_SRCC:
+        refs["HELP, k=10"] = float(np.mean(list(study.HELP_SRCC[space].values())))
     plot_curves(
         lines,
         out / "srcc_vs_k.png",

@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 
@@ -87,8 +88,9 @@ def plot_curves(
         ax.plot(xy[:, 0], xy[:, 1], marker="o", ms=3, label=label)
     for i, (label, value) in enumerate((references or {}).items()):
         ax.axhline(value, ls="--", lw=1, color=f"C{len(curves) + i}", label=label)
-    if logx:
+    if logx:  # symlog keeps x = 0 (e.g. k = 0 measurements) on a log axis
         ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlim(left=0)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
@@ -115,6 +117,9 @@ def plot_predicted_vs_measured(
         ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.tick_params(labelsize=6)
         ax.set_title(name, fontsize=8)
         ax.set_xlabel("measured ms", fontsize=7)
         ax.set_ylabel("predicted ms", fontsize=7)

@@ -24,6 +24,7 @@ from l2o.predictors.latency import (
     spec_features,
     train_latency_net,
 )
+from l2o.predictors.study import HELP_SRCC
 from l2o.spaces import get_space
 
 HELP_TRAIN = (
@@ -31,14 +32,7 @@ HELP_TRAIN = (
     "essential_ph_1 samsung_s7"
 ).split()
 HELP_VAL = ["titanx_1", "gold_6240"]
-HELP_TEST = {
-    "titan_rtx_256": 0.987,
-    "gold_6226": 0.989,
-    "fpga": 0.985,
-    "pixel2": 0.802,
-    "raspi4": 0.890,
-    "eyeriss": 0.940,
-}  # HELP's SRCC with 10 target samples
+HELP_TEST = HELP_SRCC["nb201"]  # HELP's SRCC with 10 target samples
 LINEAR = LatencyNetConfig(learned_features=0, members=1)  # the prior alone: closed forms
 TINY = LatencyNetConfig(
     hidden=(16,),

@@ -36,6 +36,19 @@ from l2o.spaces import get_space
 
 Progress = Callable[[str], None]
 
+# HELP (NeurIPS 2021) Tables 2-3: SRCC on unseen devices with 10 target samples
+HELP_SRCC = {
+    "nb201": {
+        "titan_rtx_256": 0.987,
+        "gold_6226": 0.989,
+        "fpga": 0.985,
+        "pixel2": 0.802,
+        "raspi4": 0.890,
+        "eyeriss": 0.940,
+    },
+    "fbnet": {"raspi4": 0.887, "eyeriss": 0.943, "fpga": 0.892},
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class Split:
