@@ -142,3 +142,11 @@ def expected_table(space: Space, values, probs: jax.Array) -> jax.Array:
     for i in reversed(range(len(cards))):  # contract the leading axis: slot L-1 first
         tensor = jnp.tensordot(probs[i, : cards[i]], tensor, axes=(0, 0))
     return tensor
+
+
+def augmented_lagrangian(acc, lat, lam, target, rho=0.0, norm: Normalisation = IDENTITY):
+    """``-Acc + λ·g + (ρ/2)·g²`` with ``g = Lat/T - 1``: LightNAS's relaxed latency term
+    (``ρ = 0``) and the method-of-multipliers term that lets a scalarised search reach designs
+    off the convex hull of the front (``ρ > 0``), so a target can be hit, not only bracketed."""
+    g = lat / target - 1.0
+    return -norm("accuracy", acc) + lam * g + 0.5 * rho * g**2

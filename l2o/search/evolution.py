@@ -31,6 +31,7 @@ class EvolutionConfig:
     mutation_ratio: float = 0.25
     mutate_prob: float = 0.1
     generations: int = 50
+    unique: bool = True  # duplicate genomes rank behind distinct ones (parents stay diverse)
 
     def __post_init__(self):
         if self.population < 4 or self.generations < 0:
@@ -54,6 +55,18 @@ class SearchResult(NamedTuple):
     population: jax.Array  # int32[P, L]: the final population, best first
 
 
+def _rank(population: jax.Array, scores: jax.Array, unique: bool):
+    """Sort by fitness (stable: among ties the older genome stays first); with ``unique``,
+    copies of a genome go behind every distinct one, so parents are distinct designs."""
+    order = jnp.argsort(scores)
+    population, scores = population[order], scores[order]
+    if not unique:
+        return population, scores
+    copy = jnp.concatenate([jnp.zeros(1, bool), jnp.all(population[1:] == population[:-1], -1)])
+    order = jnp.argsort(copy, stable=True)  # equal genomes have equal fitness: adjacent
+    return population[order], scores[order]
+
+
 def _uniform_genes(u: jax.Array, cards: jax.Array) -> jax.Array:
     """Uniform floats [..., L] in [0, 1) -> genes below each slot's cardinality."""
     return jnp.minimum((u * cards).astype(jnp.int32), cards - 1)
@@ -73,9 +86,7 @@ def evolve(
     n_parents, n_mutants, n_children = config.sizes
     k_init, k_gens = jax.random.split(key)
     population = _uniform_genes(jax.random.uniform(k_init, (config.population, n_genes)), cards)
-    scores = fitness(fitness_params, population)
-    order = jnp.argsort(scores)
-    population, scores = population[order], scores[order]
+    population, scores = _rank(population, fitness(fitness_params, population), config.unique)
 
     def generation(carry, key):
         population, scores = carry
@@ -97,9 +108,7 @@ def evolve(
         offspring = jnp.concatenate([mutants, children])
         population = jnp.concatenate([parents, offspring])
         scores = jnp.concatenate([parent_scores, fitness(fitness_params, offspring)])
-        order = jnp.argsort(scores)  # stable: among ties, the parent (older) stays first
-        population, scores = population[order], scores[order]
-        return (population, scores), scores[0]
+        return _rank(population, scores, config.unique), scores.min()
 
     first = scores[:1]
     keys = jax.random.split(k_gens, config.generations)
