@@ -34,10 +34,10 @@ import time
 import numpy as np
 
 from l2o.data import load_note10_lut
+from l2o.predictors.lut import NOTE10_RESOLUTIONS
 from l2o.predictors.ofa import LAYERS, ofa_accuracy_params
 from l2o.spaces.ofa_mbv3 import MAX_DEPTH, NUM_BLOCKS, NUM_STAGES, OFAMobileNetV3
 
-NOTE10_RESOLUTIONS = (160, 176, 192, 208, 224)
 DEPTH_SLOTS = slice(2 * NUM_BLOCKS, 2 * NUM_BLOCKS + NUM_STAGES)
 
 

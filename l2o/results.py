@@ -130,3 +130,28 @@ def plot_predicted_vs_measured(
     fig.savefig(path, dpi=150)
     plt.close(fig)
     return Path(path)
+
+
+def plot_front(
+    fronts: Mapping[str, Mapping],
+    everything: tuple[np.ndarray, np.ndarray],
+    path: str | Path,
+    title: str,
+) -> Path:
+    """Latency-accuracy plane: every design in grey, each searcher's non-dominated designs
+    (``{"latency_ms", "accuracy", "index"}``) as a step line."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.scatter(everything[0], everything[1], s=1, color="0.8", label="designs")
+    for i, (name, f) in enumerate(fronts.items()):
+        idx = np.asarray(f["index"])
+        lat, acc = np.asarray(f["latency_ms"])[idx], np.asarray(f["accuracy"])[idx]
+        ax.step(lat, acc, where="post", color=f"C{i}", marker="o", ms=4, label=name)
+    ax.set_xlabel("latency ms")
+    ax.set_ylabel("accuracy %")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return Path(path)

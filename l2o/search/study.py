@@ -1,0 +1,195 @@
+"""The search study behind ``experiments/search.py`` (issue 4): sweeps, optimum hits, targeting.
+
+A :class:`Problem` bundles a space, its accuracy and latency metrics (measured tables,
+predictors or lookup tables) and the normalisation of Eq. 1.6; :func:`sweep` runs a searcher
+over a t grid in one vmapped call, :func:`compare_exhaustive` scores it against the exact
+optimum, and :func:`targeting` runs Algorithm 1 and dual ascent against a target device.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from l2o.data import load_latency, load_nb201_accuracy
+from l2o.objective import (
+    Metric,
+    Normalisation,
+    augmented_lagrangian,
+    t_form,
+    table_metric,
+)
+from l2o.predictors.lut import NOTE10_RESOLUTIONS, make_lut_latency
+from l2o.predictors.ofa import make_ofa_accuracy
+from l2o.search.baselines import exhaustive, random_search
+from l2o.search.evolution import EvolutionConfig, evolve
+from l2o.search.targeting import bisection, dual_ascent, pareto_sweep
+from l2o.spaces import get_space
+from l2o.spaces.base import Space
+from l2o.spaces.ofa_mbv3 import OFAMobileNetV3
+
+SEARCHERS = ("evolution", "random", "exhaustive")
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    space: Space
+    accuracy: Metric  # archs int32[N, L] -> %
+    latency: Metric  # archs -> ms on the device
+    norm: Normalisation
+    all_archs: jax.Array | None  # every arch, when the space is small enough to enumerate
+
+    def fitness(self, t: jax.Array, archs: jax.Array) -> jax.Array:
+        return t_form(self.accuracy(archs), self.latency(archs), t, self.norm)
+
+    def describe(self, arch) -> dict:
+        a = np.asarray(arch)[None]
+        arch_repr = (
+            self.space.to_string(a[0]) if hasattr(self.space, "to_string") else a[0].tolist()
+        )
+        return {
+            "arch": arch_repr,
+            "accuracy": float(self.accuracy(jnp.asarray(a))[0]),
+            "latency_ms": float(self.latency(jnp.asarray(a))[0]),
+        }
+
+
+def nb201_problem(device: str, dataset: str = "cifar100") -> Problem:
+    """Measured NB201 tables: accuracy on ``dataset``, latency on ``device``."""
+    space, table = get_space("nb201"), load_latency("nb201")
+    if device not in table.devices:
+        raise ValueError(
+            f"device {device!r} has no NB201 measurements; measured: {', '.join(table.devices)}"
+        )
+    acc = load_nb201_accuracy(dataset)
+    norm = Normalisation.min_max(accuracy=acc, latency=table[device])
+    return Problem(
+        space,
+        table_metric(space, acc),
+        table_metric(space, table[device]),
+        norm,
+        jnp.asarray(table.archs),
+    )
+
+
+def ofa_note10_problem(sample: int = 10_000, seed: int = 0) -> Problem:
+    """OFA-MobileNetV3 with OFA's accuracy predictor and the Note10 lookup tables; the
+    normalisation is min-max over ``sample`` random archs."""
+    space = OFAMobileNetV3(resolutions=NOTE10_RESOLUTIONS)
+    acc_params, acc_apply = make_ofa_accuracy(space)
+    lut_params, lut_apply = make_lut_latency(space)
+
+    def accuracy(archs):
+        return acc_apply(acc_params, archs)
+
+    def latency(archs):
+        return lut_apply(lut_params, archs)
+
+    probe = space.sample(jax.random.key(seed), sample)
+    norm = Normalisation.min_max(accuracy=accuracy(probe), latency=latency(probe))
+    return Problem(space, accuracy, latency, norm, None)
+
+
+def make_problem(space: str, device: str) -> Problem:
+    if space == "nb201":
+        return nb201_problem(device)
+    if space == "ofa_mbv3":
+        if device != "note10":
+            raise ValueError(
+                "ofa_mbv3 search uses OFA's Note10 lookup tables: run with +device=note10"
+            )
+        return ofa_note10_problem()
+    raise ValueError(
+        f"search on {space!r} needs an accuracy source; the shipped data has accuracy for nb201 "
+        "(tables) and ofa_mbv3 (OFA's predictor). Use space=nb201 or space=ofa_mbv3"
+    )
+
+
+def searcher(problem: Problem, name: str, config: EvolutionConfig) -> Callable:
+    """``run(t, key) -> SearchResult`` for one t, to be jitted and vmapped."""
+    cards = problem.space.cardinalities
+    if name == "evolution":
+        return lambda t, key: evolve(problem.fitness, t, key, cards, config)
+    if name == "random":
+        samples = config.population * (1 + config.generations)
+        return lambda t, key: random_search(problem.fitness, t, key, cards, samples)
+    if name == "exhaustive":
+        if problem.all_archs is None:
+            raise ValueError(f"{problem.space.name} is too large to enumerate; use evolution")
+        return lambda t, key: exhaustive(problem.fitness, t, problem.all_archs)
+    raise ValueError(f"unknown searcher {name!r}; choose from {SEARCHERS}")
+
+
+def sweep(problem: Problem, name: str, ts, seed: int, config: EvolutionConfig) -> dict:
+    """Run the searcher for every t at once (vmapped), and once alone for the per-search
+    time. Returns the designs, their fitness and the timings."""
+    run = jax.jit(searcher(problem, name, config))
+    many = jax.jit(jax.vmap(searcher(problem, name, config)))
+    ts = jnp.asarray(ts, jnp.float32)
+    keys = jax.random.split(jax.random.key(seed), len(ts))
+    jax.block_until_ready(run(ts[0], keys[0]))  # compile both
+    jax.block_until_ready(many(ts, keys))
+    start = time.perf_counter()
+    jax.block_until_ready(run(ts[len(ts) // 2], keys[0]))
+    one = time.perf_counter() - start
+    start = time.perf_counter()
+    result = jax.block_until_ready(many(ts, keys))
+    vmapped = time.perf_counter() - start
+    return {
+        "archs": np.asarray(result.arch),
+        "fitness": np.asarray(result.fitness),
+        "seconds_per_search": one,
+        "searches_per_second_vmapped": len(ts) / vmapped,
+    }
+
+
+def front(problem: Problem, archs: np.ndarray, ref_latency: float) -> dict:
+    """Non-dominated designs of a sweep and their hypervolume against (ref_latency, 0 %)."""
+    a = jnp.asarray(archs)
+    lat, acc = np.asarray(problem.latency(a)), np.asarray(problem.accuracy(a))
+    out = pareto_sweep(lat, acc, ref_latency, 0.0)
+    return {"latency_ms": lat, "accuracy": acc, **out}
+
+
+def targeting(problem: Problem, target: Problem, target_ms: float, delta: float) -> dict:
+    """Algorithm 1 (bisection on t with ``problem``'s objective, measuring on ``target``) and
+    dual ascent (augmented Lagrangian on ``target``'s own latency), exact solves (exhaustive)."""
+    if problem.all_archs is None:
+        raise ValueError("targeting here solves exactly; it needs an enumerable space")
+    solve_t = jax.jit(lambda t: exhaustive(problem.fitness, t, problem.all_archs).arch)
+
+    def measure(design) -> float:
+        return float(target.latency(jnp.asarray(design)[None])[0])
+
+    bis = bisection(lambda t: solve_t(jnp.float32(t)), measure, target_ms, delta * target_ms)
+
+    def lagrangian(p, archs):
+        acc, lat = target.accuracy(archs), target.latency(archs)
+        return augmented_lagrangian(acc, lat, p[0], target_ms, p[1], target.norm)
+
+    solve_l = jax.jit(lambda p: exhaustive(lagrangian, p, problem.all_archs).arch)
+    rho = 100.0  # method of multipliers: the multiplier step equals the penalty weight
+    dual = dual_ascent(
+        lambda lam: solve_l(jnp.asarray([lam, rho], jnp.float32)), measure, target_ms, eta=rho
+    )
+    lat_all = np.asarray(target.latency(problem.all_archs))
+    acc_all = np.asarray(target.accuracy(problem.all_archs))
+    best_feasible = float(acc_all[lat_all <= target_ms].max())
+
+    def report(r) -> dict:
+        d = target.describe(r.design)
+        return {
+            **d,
+            "t": float(r.t),
+            "measurements": r.measurements,
+            "met": bool(r.met),
+            "close": bool(r.close),
+            "accuracy_gap": best_feasible - d["accuracy"],
+        }
+
+    return {"target_ms": target_ms, "bisection": report(bis), "dual_ascent": report(dual)}
