@@ -225,3 +225,24 @@ def test_search_experiment_writes_its_contract(tmp_path):
     assert s["optimum_hit_rate"] >= 0.75 and s["device"] == "fpga"
     assert s["targeting"]["bisection"]["measurements"] <= 10
     assert (tmp_path / "front.png").stat().st_size > 1000
+
+
+def test_grid_2d_picks_the_most_accurate_design_meeting_both_constraints(nb201):
+    """Eq. 1.7 with MACs standing in for energy (the simulator issue supplies real energy)."""
+    from l2o.search.targeting import grid_2d
+
+    space, table, acc = nb201
+    archs = jnp.asarray(table.archs)
+    lat, macs = table["raspi4"], space.macs(table.archs)
+    norm = Normalisation.min_max(accuracy=acc, latency=lat, energy=macs)
+    a, l_, e = (jnp.asarray(v, jnp.float32) for v in (acc, lat, macs))
+
+    def solve2(t1, t2):
+        return int(jnp.argmin(t_form_energy(a, l_, e, t1, t2, norm)))
+
+    lat_max, macs_max = float(np.quantile(lat, 0.4)), float(np.quantile(macs, 0.4))
+    best, ts, n = grid_2d(solve2, lambda i: (lat[i], macs[i]), lambda i: acc[i], lat_max, macs_max)
+    assert lat[best] <= lat_max and macs[best] <= macs_max and n <= 21
+    candidates = {solve2(t1, t2) for t1 in np.linspace(0, 1, 6) for t2 in np.linspace(0, 1 - t1, 6)}
+    feasible = [i for i in candidates if lat[i] <= lat_max and macs[i] <= macs_max]
+    assert acc[best] == max(acc[i] for i in feasible) and archs.shape[0] == 15625
