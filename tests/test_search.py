@@ -246,3 +246,17 @@ def test_grid_2d_picks_the_most_accurate_design_meeting_both_constraints(nb201):
     candidates = {solve2(t1, t2) for t1 in np.linspace(0, 1, 6) for t2 in np.linspace(0, 1 - t1, 6)}
     feasible = [i for i in candidates if lat[i] <= lat_max and macs[i] <= macs_max]
     assert acc[best] == max(acc[i] for i in feasible) and archs.shape[0] == 15625
+
+
+def test_latency_can_come_from_the_latency_network(nb201):
+    """Issue 3's network adapted from 10 measurements stands in for the measured table."""
+    from scipy.stats import spearmanr
+
+    _, table, _ = nb201
+    problem = nb201_problem("raspi4", latency_source="network", k=10)
+    predicted = np.asarray(problem.latency(problem.all_archs))
+    assert spearmanr(predicted, table["raspi4"])[0] > 0.85
+    with pytest.raises(ValueError, match="latency_source"):
+        nb201_problem("raspi4", latency_source="guess")
+    with pytest.raises(ValueError, match="measured: "):
+        nb201_problem("pixel9")

@@ -24,8 +24,15 @@ from l2o.objective import (
     t_form,
     table_metric,
 )
+from l2o.predictors.latency import (
+    LatencyNetConfig,
+    heads,
+    predict_ensemble,
+    train_latency_net,
+)
 from l2o.predictors.lut import NOTE10_RESOLUTIONS, make_lut_latency
 from l2o.predictors.ofa import make_ofa_accuracy
+from l2o.predictors.study import Split, latency_setup
 from l2o.search.baselines import exhaustive, random_search
 from l2o.search.evolution import EvolutionConfig, evolve
 from l2o.search.targeting import bisection, dual_ascent, pareto_sweep
@@ -59,21 +66,44 @@ class Problem:
         }
 
 
-def nb201_problem(device: str, dataset: str = "cifar100") -> Problem:
-    """Measured NB201 tables: accuracy on ``dataset``, latency on ``device``."""
+LATENCY_SOURCES = ("table", "network")
+
+
+def predicted_nb201_latency(device: str, k: int, seed: int = 0) -> np.ndarray:
+    """``Lat(x; d)`` of every NB201 arch on ``device``, from the latency network's prior over
+    HELP's training devices adapted to k random measured archs of the device (issue 3)."""
+    train = (
+        "1080ti_1 1080ti_32 1080ti_256 silver_4114 silver_4210r samsung_a50 pixel3 "
+        "essential_ph_1 samsung_s7"
+    ).split()
+    train = [d for d in train if d != device]
+    data, index, _ = latency_setup("nb201", Split(tuple(train), (), (device,)))
+    config = LatencyNetConfig(
+        members=1, fit=dataclasses.replace(LatencyNetConfig().fit, max_epochs=0)
+    )
+    trained = train_latency_net(data, [index[d] for d in train], [], config, seed=seed)
+    support = np.random.default_rng(seed).choice(data.op_features.shape[0], k, replace=False)
+    head = heads(trained, data, index[device], support)
+    return np.asarray(predict_ensemble(trained, head, data.op_features)[0])
+
+
+def nb201_problem(
+    device: str, dataset: str = "cifar100", latency_source: str = "table", k: int = 10
+) -> Problem:
+    """NB201: measured accuracy on ``dataset``; latency on ``device`` measured (``table``) or
+    predicted by the latency network from k measurements (``network``)."""
     space, table = get_space("nb201"), load_latency("nb201")
     if device not in table.devices:
         raise ValueError(
             f"device {device!r} has no NB201 measurements; measured: {', '.join(table.devices)}"
         )
+    if latency_source not in LATENCY_SOURCES:
+        raise ValueError(f"latency_source is one of {LATENCY_SOURCES}; got {latency_source!r}")
     acc = load_nb201_accuracy(dataset)
-    norm = Normalisation.min_max(accuracy=acc, latency=table[device])
+    lat = table[device] if latency_source == "table" else predicted_nb201_latency(device, k)
+    norm = Normalisation.min_max(accuracy=acc, latency=lat)
     return Problem(
-        space,
-        table_metric(space, acc),
-        table_metric(space, table[device]),
-        norm,
-        jnp.asarray(table.archs),
+        space, table_metric(space, acc), table_metric(space, lat), norm, jnp.asarray(table.archs)
     )
 
 
@@ -95,9 +125,9 @@ def ofa_note10_problem(sample: int = 10_000, seed: int = 0) -> Problem:
     return Problem(space, accuracy, latency, norm, None)
 
 
-def make_problem(space: str, device: str) -> Problem:
+def make_problem(space: str, device: str, latency_source: str = "table", k: int = 10) -> Problem:
     if space == "nb201":
-        return nb201_problem(device)
+        return nb201_problem(device, latency_source=latency_source, k=k)
     if space == "ofa_mbv3":
         if device != "note10":
             raise ValueError(
