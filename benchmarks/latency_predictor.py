@@ -22,14 +22,7 @@ from experiments._setup import setup_jax
 from l2o.predictors import study
 from l2o.predictors.latency import LatencyNetConfig, heads, predict, train_latency_net
 
-SPLIT = study.Split(
-    train=tuple(
-        "1080ti_1 1080ti_32 1080ti_256 silver_4114 silver_4210r samsung_a50 pixel3 "
-        "essential_ph_1 samsung_s7".split()
-    ),
-    val=("titanx_1", "titanx_32", "titanx_256", "gold_6240"),
-    test=("titan_rtx_256", "gold_6226", "fpga", "pixel2", "raspi4", "eyeriss"),
-)
+SPLIT = study.HELP_NB201_SPLIT
 
 
 def numpy_forward(params: dict, w: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -38,6 +38,21 @@ def write_summary(out_dir: str | Path, summary: Mapping, name: str = "summary.js
     return path
 
 
+def _save(fig, path: str | Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return Path(path)
+
+
+def _label(ax, title: str, xlabel: str, ylabel: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+
+
 def plot_matrix(
     matrix: np.ndarray,
     labels: Sequence[str],
@@ -66,10 +81,7 @@ def plot_matrix(
                 )
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def plot_curves(
@@ -91,15 +103,8 @@ def plot_curves(
     if logx:  # symlog keeps x = 0 (e.g. k = 0 measurements) on a log axis
         ax.set_xscale("symlog", linthresh=1)
         ax.set_xlim(left=0)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return Path(path)
+    _label(ax, title, xlabel, ylabel)
+    return _save(fig, path)
 
 
 def plot_predicted_vs_measured(
@@ -126,10 +131,7 @@ def plot_predicted_vs_measured(
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def plot_front(
@@ -146,12 +148,5 @@ def plot_front(
         idx = np.asarray(f["index"])
         lat, acc = np.asarray(f["latency_ms"])[idx], np.asarray(f["accuracy"])[idx]
         ax.step(lat, acc, where="post", color=f"C{i}", marker="o", ms=4, label=name)
-    ax.set_xlabel("latency ms")
-    ax.set_ylabel("accuracy %")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return Path(path)
+    _label(ax, title, "latency ms", "accuracy %")
+    return _save(fig, path)

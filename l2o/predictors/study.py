@@ -71,6 +71,16 @@ class Split:
             raise ValueError("the split needs at least 2 training devices and 1 test device")
 
 
+HELP_NB201_SPLIT = Split(
+    train=tuple(
+        "1080ti_1 1080ti_32 1080ti_256 silver_4114 silver_4210r samsung_a50 pixel3 "
+        "essential_ph_1 samsung_s7".split()
+    ),
+    val=("titanx_1", "titanx_32", "titanx_256", "gold_6240"),
+    test=("titan_rtx_256", "gold_6226", "fpga", "pixel2", "raspi4", "eyeriss"),
+)  # HELP (NeurIPS 2021); conf/space/nb201.yaml states the same split for the experiments
+
+
 def supports(n: int, ks: Sequence[int], repeats: int, seed: int) -> dict[int, list[np.ndarray]]:
     """``repeats`` random support sets of each size k (no repeats within a set)."""
     rng = np.random.default_rng(seed)

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from l2o.search.evolution import Fitness, SearchResult
+from l2o.search.evolution import Fitness, SearchResult, uniform_genes
 from l2o.spaces.base import Space
 
 
@@ -36,8 +36,7 @@ def random_search(
 ) -> SearchResult:
     """Best of ``samples`` uniform genomes (the budget of a 1000 x 50 evolution)."""
     cards = jnp.asarray(cardinalities, jnp.int32)
-    u = jax.random.uniform(key, (samples, len(cardinalities)))
-    archs = jnp.minimum((u * cards).astype(jnp.int32), cards - 1)
+    archs = uniform_genes(jax.random.uniform(key, (samples, len(cardinalities))), cards)
     scores = fitness(fitness_params, archs)
     best = jnp.argmin(scores)
     return SearchResult(archs[best], scores[best], scores[best][None], archs[best][None])

@@ -67,7 +67,7 @@ def _rank(population: jax.Array, scores: jax.Array, unique: bool):
     return population[order], scores[order]
 
 
-def _uniform_genes(u: jax.Array, cards: jax.Array) -> jax.Array:
+def uniform_genes(u: jax.Array, cards: jax.Array) -> jax.Array:
     """Uniform floats [..., L] in [0, 1) -> genes below each slot's cardinality."""
     return jnp.minimum((u * cards).astype(jnp.int32), cards - 1)
 
@@ -85,7 +85,7 @@ def evolve(
     n_genes = len(cardinalities)
     n_parents, n_mutants, n_children = config.sizes
     k_init, k_gens = jax.random.split(key)
-    population = _uniform_genes(jax.random.uniform(k_init, (config.population, n_genes)), cards)
+    population = uniform_genes(jax.random.uniform(k_init, (config.population, n_genes)), cards)
     population, scores = _rank(population, fitness(fitness_params, population), config.unique)
 
     def generation(carry, key):
@@ -96,7 +96,7 @@ def evolve(
         u = jax.random.uniform(key, (n_u,))
         m = n_mutants * n_genes
         mutate = u[:m].reshape(n_mutants, n_genes) < config.mutate_prob
-        new_genes = _uniform_genes(u[m : 2 * m].reshape(n_mutants, n_genes), cards)
+        new_genes = uniform_genes(u[m : 2 * m].reshape(n_mutants, n_genes), cards)
         who = (u[2 * m : 2 * m + n_mutants] * n_parents).astype(jnp.int32)
         mutants = jnp.where(mutate, new_genes, parents[who])
         rest = u[2 * m + n_mutants :]

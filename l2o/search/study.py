@@ -32,7 +32,7 @@ from l2o.predictors.latency import (
 )
 from l2o.predictors.lut import NOTE10_RESOLUTIONS, make_lut_latency
 from l2o.predictors.ofa import make_ofa_accuracy
-from l2o.predictors.study import Split, latency_setup
+from l2o.predictors.study import HELP_NB201_SPLIT, Split, latency_setup
 from l2o.search.baselines import exhaustive, random_search
 from l2o.search.evolution import EvolutionConfig, evolve
 from l2o.search.targeting import bisection, dual_ascent, pareto_sweep
@@ -72,11 +72,7 @@ LATENCY_SOURCES = ("table", "network")
 def predicted_nb201_latency(device: str, k: int, seed: int = 0) -> np.ndarray:
     """``Lat(x; d)`` of every NB201 arch on ``device``, from the latency network's prior over
     HELP's training devices adapted to k random measured archs of the device (issue 3)."""
-    train = (
-        "1080ti_1 1080ti_32 1080ti_256 silver_4114 silver_4210r samsung_a50 pixel3 "
-        "essential_ph_1 samsung_s7"
-    ).split()
-    train = [d for d in train if d != device]
+    train = [d for d in HELP_NB201_SPLIT.train if d != device]
     data, index, _ = latency_setup("nb201", Split(tuple(train), (), (device,)))
     config = LatencyNetConfig(
         members=1, fit=dataclasses.replace(LatencyNetConfig().fit, max_epochs=0)

@@ -36,6 +36,23 @@ class Targeted(NamedTuple):
     trace: list  # [(t, latency_ms), ...] in the order measured
 
 
+class _Cached:
+    """A measurement oracle that measures each distinct design once and counts the calls."""
+
+    def __init__(self, measure: Callable[[Any], Any]):
+        self.measure, self.seen = measure, {}
+
+    def __call__(self, design):
+        key = np.asarray(design).tobytes()
+        if key not in self.seen:
+            self.seen[key] = self.measure(design)
+        return self.seen[key]
+
+    @property
+    def count(self) -> int:
+        return len(self.seen)
+
+
 def pareto_sweep(latency, accuracy, ref_latency: float, ref_accuracy: float) -> dict:
     """Non-dominated subset of swept designs' (latency, accuracy) and its hypervolume.
 
@@ -64,15 +81,12 @@ def bisection(
     if delta_ms <= 0 or target_ms <= 0:
         raise ValueError("target_ms and delta_ms must be positive (ms)")
     t_min, t_max = 0.0, 1.0
-    measured: dict[bytes, float] = {}
+    measured = _Cached(lambda d: float(measure(d)))
     trace, candidates = [], []
     for _ in range(max_iterations):
         t = 0.5 * (t_min + t_max)
         design = solve(t)
-        key = np.asarray(design).tobytes()
-        if key not in measured:
-            measured[key] = float(measure(design))
-        latency = measured[key]
+        latency = measured(design)
         trace.append((t, latency))
         candidates.append((t, design, latency))
         if latency >= target_ms + delta_ms:
@@ -80,13 +94,13 @@ def bisection(
         elif latency <= target_ms - delta_ms:
             t_max = t
         else:
-            return Targeted(design, t, latency, len(measured), True, True, trace)
+            return Targeted(design, t, latency, measured.count, True, True, trace)
     feasible = [c for c in candidates if c[2] <= target_ms + delta_ms]
     t, design, latency = (
         max(feasible, key=lambda c: c[2]) if feasible else min(candidates, key=lambda c: c[2])
     )
     close = abs(latency - target_ms) <= delta_ms
-    return Targeted(design, t, latency, len(measured), bool(feasible), close, trace)
+    return Targeted(design, t, latency, measured.count, bool(feasible), close, trace)
 
 
 def grid_2d(
@@ -101,17 +115,14 @@ def grid_2d(
     distinct design's (latency, energy), return (most accurate feasible design, (t1, t2),
     measurements); (None, None, n) when no grid point is feasible."""
     best, best_t, best_acc = None, None, -np.inf
-    seen: dict[bytes, tuple[float, float]] = {}
+    measured = _Cached(measure2)
     for t1 in np.linspace(0, 1, steps):
         for t2 in np.linspace(0, 1 - t1, steps):
             design = solve2(float(t1), float(t2))
-            key = np.asarray(design).tobytes()
-            if key not in seen:
-                seen[key] = measure2(design)
-            lat, energy = seen[key]
+            lat, energy = measured(design)
             if lat <= latency_max and energy <= energy_max and accuracy(design) > best_acc:
                 best, best_t, best_acc = design, (float(t1), float(t2)), accuracy(design)
-    return best, best_t, len(seen)
+    return best, best_t, measured.count
 
 
 def dual_ascent(
@@ -128,13 +139,10 @@ def dual_ascent(
     the design closest to the target from below among those within ``tolerance`` (relative),
     else the feasible design closest to the target, else the last."""
     lam, trace, best = lam0, [], None
-    seen: dict[bytes, float] = {}
+    measured = _Cached(lambda d: float(latency(d)))
     for i in range(iterations):
         design = solve(lam)
-        key = np.asarray(design).tobytes()
-        if key not in seen:
-            seen[key] = float(latency(design))
-        lat = seen[key]
+        lat = measured(design)
         trace.append((lam, lat))
         gap = lat / target_ms - 1.0
         if lat <= target_ms and (best is None or lat > best[2]):
@@ -146,4 +154,4 @@ def dual_ascent(
         best = (lam, design, lat)
     lam, design, lat = best
     close = abs(lat / target_ms - 1) <= tolerance
-    return Targeted(design, lam, lat, len(seen), lat <= target_ms, close, trace)
+    return Targeted(design, lam, lat, measured.count, lat <= target_ms, close, trace)
