@@ -2,11 +2,13 @@
 
 Integer genomes ``int32[P, L]``; each gene mutates with probability ``mutate_prob`` to a uniform
 value of its own slot's cardinality; uniform crossover of two parents; the ``parent_ratio`` best
-survive (elitism). Generations run in one ``lax.scan``; each generation draws its random bits in
-one call (threefry dominates on CPU otherwise). Constraints enter through the fitness (a penalty,
-``l2o.objective.constrained``), never a rejection loop. The fitness is minimised and takes
-``(fitness_params, archs)``, so one compile serves many searches: ``jax.vmap`` over t, λ or
-device parameters (:func:`evolve_many`). Same key, same result.
+survive (elitism) and compete with ``P`` children per generation (``mutation_ratio`` of them
+mutants, the rest crossovers), as in OFA's EvolutionFinder. Generations run in one
+``lax.scan``; each draws its random bits in one call (threefry dominates on CPU otherwise).
+Constraints enter through the fitness (a penalty, ``l2o.objective.constrained``), never a
+rejection loop. The fitness is minimised and takes ``(fitness_params, archs)``, so one compile
+serves many searches: ``jax.vmap`` over t, λ or device parameters (:func:`evolve_many`). Same
+key, same result.
 """
 
 from __future__ import annotations
@@ -38,21 +40,21 @@ class EvolutionConfig:
             raise ValueError("population must be >= 4 and generations >= 0")
         if not (0 < self.parent_ratio < 1 and 0 <= self.mutation_ratio < 1):
             raise ValueError("parent_ratio in (0, 1) and mutation_ratio in [0, 1) are fractions")
-        if self.parent_ratio + self.mutation_ratio > 1:
-            raise ValueError("parent_ratio + mutation_ratio must leave room for crossover (<= 1)")
 
     @property
     def sizes(self) -> tuple[int, int, int]:
+        """(parents kept, mutants, crossovers) per generation; as in OFA's EvolutionFinder the
+        children number ``population`` (mutants + crossovers) and compete with the parents."""
         parents = max(1, int(round(self.parent_ratio * self.population)))
         mutants = int(round(self.mutation_ratio * self.population))
-        return parents, mutants, self.population - parents - mutants
+        return parents, mutants, self.population - mutants
 
 
 class SearchResult(NamedTuple):
     arch: jax.Array  # int32[L]: the best genome found
     fitness: jax.Array  # its fitness
     history: jax.Array  # float32[G + 1]: best fitness after init and after each generation
-    population: jax.Array  # int32[P, L]: the final population, best first
+    population: jax.Array  # int32[parents, L]: the final parents, best first
 
 
 def _rank(population: jax.Array, scores: jax.Array, unique: bool):
@@ -89,8 +91,7 @@ def evolve(
     population, scores = _rank(population, fitness(fitness_params, population), config.unique)
 
     def generation(carry, key):
-        population, scores = carry
-        parents, parent_scores = population[:n_parents], scores[:n_parents]
+        parents, parent_scores = carry
         # every random number of the generation in one draw, then sliced
         n_u = n_mutants * (2 * n_genes + 1) + n_children * (n_genes + 2)
         u = jax.random.uniform(key, (n_u,))
@@ -108,11 +109,13 @@ def evolve(
         offspring = jnp.concatenate([mutants, children])
         population = jnp.concatenate([parents, offspring])
         scores = jnp.concatenate([parent_scores, fitness(fitness_params, offspring)])
-        return _rank(population, scores, config.unique), scores.min()
+        population, scores = _rank(population, scores, config.unique)
+        return (population[:n_parents], scores[:n_parents]), scores[0]
 
     first = scores[:1]
     keys = jax.random.split(k_gens, config.generations)
-    (population, scores), best = jax.lax.scan(generation, (population, scores), keys)
+    carry = (population[:n_parents], scores[:n_parents])
+    (population, scores), best = jax.lax.scan(generation, carry, keys)
     history = jnp.concatenate([first, best])
     return SearchResult(population[0], scores[0], history, population)
 
