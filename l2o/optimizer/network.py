@@ -131,9 +131,7 @@ def train_method2(
         log_lam = jax.random.uniform(kl, (config.batch,), minval=lo, maxval=hi)
         logits = net.apply(params, rep, log_lam)
         x = one_hot_of(space, straight_through(kg, logits, tau))
-        f = jax.vmap(lambda xi, wi, ci, li: objective(pred, xi, wi, ci, 10.0**li))(
-            x, w, c, log_lam
-        )
+        f = jax.vmap(lambda xi, wi, ci, li: objective(pred, xi, wi, ci, 10.0**li))(x, w, c, log_lam)
         l2 = sum(jnp.sum(p**2) for p in jax.tree_util.tree_leaves(params))
         return f.mean() + config.mu * l2
 
