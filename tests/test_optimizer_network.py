@@ -8,6 +8,7 @@ from l2o.optimizer.network import (
     OptimizerConfig,
     OptimizerNet,
     Predictors,
+    best_of_k,
     design,
     one_hot_of,
     straight_through,
@@ -77,3 +78,21 @@ def test_method2_learns_the_closed_form_optimum():
             f_got, f_best = float(-(x_got @ score)), float(-(x_best @ score))
             spread = float(per_slot.max(1).sum() - per_slot.min(1).sum())
             assert f_got - f_best <= 0.01 * spread, (d, log_lam, got, best)
+
+
+def test_best_of_k_never_does_worse_than_the_argmax():
+    space = get_space("nb201")
+    net = OptimizerNet(tuple(space.cardinalities), (16,))
+    params = net.init(jax.random.key(0), jnp.zeros(3), jnp.zeros(()))
+    costs = jnp.asarray(np.random.default_rng(1).normal(size=space.encoding_size), jnp.float32)
+
+    def score(archs):
+        return space.one_hot_batch(archs) @ costs
+
+    rep = jnp.ones(3)
+    argmax = design(net, params, rep, -1.0)
+    best = best_of_k(net, params, rep, -1.0, score, jax.random.key(2), k=32)
+    assert float(score(best[None])[0]) <= float(score(argmax[None])[0])
+    np.testing.assert_array_equal(
+        best_of_k(net, params, rep, -1.0, score, jax.random.key(2), k=1), argmax
+    )

@@ -160,3 +160,23 @@ def train_method2(
         if progress is not None:
             progress(start + 100, loss)
     return net, params, history
+
+
+def best_of_k(
+    net: OptimizerNet,
+    params: Params,
+    rep: jax.Array,
+    log_lambda,
+    score: Callable[[jax.Array], jax.Array],
+    key: jax.Array,
+    k: int = 16,
+    tau: float = 1.0,
+) -> jax.Array:
+    """The thesis's ensemble remark: the argmax design plus ``k - 1`` Gumbel samples of the
+    network's distribution, re-scored by ``score(archs int32[K, L]) -> objective [K]`` (the
+    predictors); returns the best design int32[L]."""
+    logits = net.apply(params, rep, jnp.asarray(log_lambda, jnp.float32))
+    g = -jnp.log(-jnp.log(jax.random.uniform(key, (k - 1, *logits.shape), minval=1e-9)))
+    samples = jnp.argmax((logits + g) / tau, -1)
+    archs = jnp.concatenate([jnp.argmax(logits, -1)[None], samples]).astype(jnp.int32)
+    return archs[jnp.argmin(score(archs))]
