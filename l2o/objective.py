@@ -107,10 +107,7 @@ def table_metric(space: Space, values) -> Metric:
             f"table_metric needs one value per arch of an enumerable space ({space.size} for "
             f"{space.name}); got shape {values.shape}. Use a trained predictor elsewhere"
         )
-    codes = np.asarray(space.enumerate()) @ _radix(space)
-    by_code = np.empty_like(values)
-    by_code[codes] = values
-    by_code = jnp.asarray(by_code)
+    by_code = jnp.asarray(_by_code(space, values))
     radix = jnp.asarray(_radix(space))
 
     def metric(archs: jax.Array) -> jax.Array:
@@ -124,6 +121,14 @@ def _radix(space: Space) -> np.ndarray:
     return np.concatenate([[1], np.cumprod(cards[:-1])]).astype(np.int32)
 
 
+def _by_code(space: Space, values: np.ndarray) -> np.ndarray:
+    """``values`` (one per arch, in the space's enumeration order) reordered by genome code
+    ``Σ a_l · radix_l``, so a genome indexes its value directly."""
+    out = np.empty_like(values)
+    out[np.asarray(space.enumerate()) @ _radix(space)] = values
+    return out
+
+
 def soft_one_hot(space: Space, probs: jax.Array) -> jax.Array:
     """Per-slot probabilities float[..., L, C_max] -> the relaxed one-hot float[..., E] that
     networks reading ``space.one_hot`` accept (a one-hot row gives ``space.one_hot`` exactly)."""
@@ -134,9 +139,7 @@ def expected_table(space: Space, values, probs: jax.Array) -> jax.Array:
     """Exact ``E[values[x]]`` for independent slots ``x_l ~ probs[l]`` (float[L, C_max]) on a
     dense table (NB201): one tensor contraction over the 5^6 grid."""
     cards = space.cardinalities
-    grid = jnp.asarray(np.asarray(values, np.float32))
-    codes = np.asarray(space.enumerate()) @ _radix(space)
-    dense = jnp.zeros(int(np.prod(cards)), jnp.float32).at[codes].set(grid)
+    dense = jnp.asarray(_by_code(space, np.asarray(values, np.float32)))
     # code = Σ a_l · radix_l with radix_0 = 1: slot 0 is the fastest-varying (last) axis
     tensor = dense.reshape(tuple(reversed(cards)))
     for i in reversed(range(len(cards))):  # contract the leading axis: slot L-1 first

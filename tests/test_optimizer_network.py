@@ -4,13 +4,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from l2o.objective import soft_one_hot
 from l2o.optimizer.network import (
     OptimizerConfig,
     OptimizerNet,
     Predictors,
     best_of_k,
     design,
-    one_hot_of,
     straight_through,
     train_method2,
 )
@@ -72,8 +72,8 @@ def test_method2_learns_the_closed_form_optimum():
             score = a / 100 - 10.0**log_lam * lat_costs[d]
             per_slot = np.asarray(score).reshape(6, 5)
             best = per_slot.argmax(1)
-            x_got = one_hot_of(space, jax.nn.one_hot(got, 5))
-            x_best = one_hot_of(space, jax.nn.one_hot(best, 5))
+            x_got = soft_one_hot(space, jax.nn.one_hot(got, 5))
+            x_best = soft_one_hot(space, jax.nn.one_hot(best, 5))
             # within 1 % of the optimum's objective range
             f_got, f_best = float(-(x_got @ score)), float(-(x_best @ score))
             spread = float(per_slot.max(1).sum() - per_slot.min(1).sum())

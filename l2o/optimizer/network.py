@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from l2o.objective import soft_one_hot
 from l2o.spaces.base import Space
 
 Params = Any
@@ -69,11 +70,6 @@ def straight_through(key: jax.Array, logits: jax.Array, tau: jax.Array) -> jax.A
     soft = jax.nn.softmax((logits + g) / tau, axis=-1)
     hard = jax.nn.one_hot(jnp.argmax(soft, axis=-1), logits.shape[-1])
     return hard + soft - jax.lax.stop_gradient(soft)
-
-
-def one_hot_of(space: Space, probs: jax.Array) -> jax.Array:
-    """Per-slot (relaxed) one-hots [..., L, C_max] -> the flat encoding [..., E]."""
-    return jnp.concatenate([probs[..., i, :c] for i, c in enumerate(space.cardinalities)], -1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,7 +126,7 @@ def train_method2(
             rep, w, c = (jnp.concatenate(p) for p in ((rep, r2), (w, w2), (c, c2)))
         log_lam = jax.random.uniform(kl, (config.batch,), minval=lo, maxval=hi)
         logits = net.apply(params, rep, log_lam)
-        x = one_hot_of(space, straight_through(kg, logits, tau))
+        x = soft_one_hot(space, straight_through(kg, logits, tau))
         f = jax.vmap(lambda xi, wi, ci, li: objective(pred, xi, wi, ci, 10.0**li))(x, w, c, log_lam)
         l2 = sum(jnp.sum(p**2) for p in jax.tree_util.tree_leaves(params))
         return f.mean() + config.mu * l2
