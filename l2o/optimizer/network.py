@@ -1,25 +1,28 @@
-"""The optimizer network ``x̂_Θ(d, λ)`` of thesis §1.5.2 Stage 2, trained by Method 2 (Eq. 1.10).
+"""The optimizer network ``x̂_Θ(d, λ)`` of thesis §1.5.2 Stage 2 (Fig. 1.5), Methods 1 and 2.
 
-The network maps a device representation and a trade-off λ to per-slot logits; a design is the
-argmax of each slot. Training minimises the predicted objective of Eq. 1.8 (energy omitted where
-no energy labels exist)::
+The network maps a device representation ``v_d`` (the scale-free latency head, see
+:mod:`l2o.optimizer.landscape`) and one condition ``u`` (``log10 λ``, or ``ln β`` for a latency
+budget) to per-slot logits, invalid choices masked; a design is the argmax of each slot.
 
-    f(x; d, λ) = -Acc(x) / 100 + λ · Lat(x; d) / c_d
+- **Method 2** (Eq. 1.10, unsupervised) minimises the predicted objective through the frozen
+  performance networks. The discrete choice is relaxed with a straight-through Gumbel-softmax
+  (hard one-hot forward, soft gradient backward) whose temperature anneals geometrically.
+- **Method 1** (Eq. 1.9, supervised) fits labels found by search for a fixed set of (device, u)
+  pairs, by per-slot cross-entropy.
+- ``both``: Method 1 first, then Method 2 from its weights (labels narrow the space, the
+  objective fine-tunes).
 
-through the frozen performance networks: the accuracy MLP reads the (relaxed) one-hot, and the
-latency network is ``φ(x)ᵀ w_d`` with the device's cost head ``w_d`` and scale ``c_d`` (issue
-3). The discrete choice is relaxed with a straight-through Gumbel-softmax (hard one-hot forward,
-soft gradient backward) whose temperature anneals geometrically; ``μ‖Θ‖²`` regularises (Eq.
-1.10). The device representation is the scale-free head ``w_d / c_d`` (the fingerprint of k
-measurements, or the spec-based prior mean when k = 0) concatenated with the spec features.
-Synthetic devices ``D_S`` are cost heads drawn from the latency network's prior.
+``μ‖Θ‖²`` regularises in both (Eq. 1.9-1.10). Training batches mix the training devices D'_T
+and synthetic devices D_S; λ is drawn from Λ_T (log-uniform), budgets over each device's
+feasible range. Training is checkpointed with Orbax and resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -27,34 +30,51 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from l2o import checkpoints
 from l2o.objective import soft_one_hot
-from l2o.spaces.base import Space
+from l2o.optimizer.landscape import MODES, Landscape
 
 Params = Any
+METHODS = ("method1", "method2", "both")
+CHUNK = 100  # steps per jitted scan (and per progress report)
 
 
 @dataclasses.dataclass(frozen=True)
 class OptimizerConfig:
+    mode: str = "lambda"  # lambda | budget
+    method: str = "both"  # method1 | method2 | both
     hidden: tuple[int, ...] = (256, 256)
     log_lambda: tuple[float, float] = (-3.0, 1.0)  # Λ_T: log10 λ uniform in this range
-    steps: int = 3000
-    batch: int = 256  # (device, λ) pairs per step
+    steps: int = 3000  # per method
+    batch: int = 256  # (device, condition) pairs per step
     learning_rate: float = 3e-3
-    mu: float = 1e-5  # weight of μ‖Θ‖² (Eq. 1.10)
+    mu: float = 1e-5  # weight of μ‖Θ‖² (Eq. 1.9-1.10)
     tau: tuple[float, float] = (2.0, 0.2)  # Gumbel-softmax temperature, start -> end
     synthetic: float = 0.5  # fraction of each batch drawn from synthetic devices D_S
+    penalty: float = 1.0  # budget mode, Method 2: weight of the relative budget violation
+    labels: int = 8192  # Method 1: (device, condition) pairs labelled by search
     seed: int = 0
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"mode is one of {MODES}; got {self.mode!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method is one of {METHODS}; got {self.method!r}")
+        if self.steps % CHUNK or self.steps <= 0:
+            raise ValueError(f"steps must be a positive multiple of {CHUNK}; got {self.steps}")
+        if not 0.0 <= self.synthetic <= 1.0:
+            raise ValueError(f"synthetic is a fraction in [0, 1]; got {self.synthetic}")
 
 
 class OptimizerNet(nn.Module):
-    """(device representation [R], log10 λ) -> logits [L, C_max], invalid choices at -inf."""
+    """(device representation v [F], condition u) -> logits [L, C_max], invalid at -inf."""
 
     cardinalities: tuple[int, ...]
-    hidden: Sequence[int] = (256, 256)
+    hidden: tuple[int, ...] = (256, 256)
 
     @nn.compact
-    def __call__(self, rep: jax.Array, log_lambda: jax.Array) -> jax.Array:
-        h = jnp.concatenate([rep, log_lambda[..., None]], axis=-1)
+    def __call__(self, v: jax.Array, u: jax.Array) -> jax.Array:
+        h = jnp.concatenate([v, jnp.asarray(u, v.dtype)[..., None]], axis=-1)
         for width in self.hidden:
             h = nn.relu(nn.Dense(width)(h))
         c_max = max(self.cardinalities)
@@ -72,67 +92,77 @@ def straight_through(key: jax.Array, logits: jax.Array, tau: jax.Array) -> jax.A
     return hard + soft - jax.lax.stop_gradient(soft)
 
 
-@dataclasses.dataclass(frozen=True)
-class Predictors:
-    """The frozen performance networks, as functions of the flat (relaxed) one-hot."""
-
-    accuracy: Callable[[jax.Array], jax.Array]  # [..., E] -> accuracy %
-    latency: Callable[[jax.Array, jax.Array], jax.Array]  # ([..., E], head w [F]) -> ms
-
-
-def objective(pred: Predictors, x: jax.Array, w: jax.Array, scale, lam) -> jax.Array:
-    """Eq. 1.8 on flat encodings: ``-Acc/100 + λ · Lat / c_d``."""
-    return -pred.accuracy(x) / 100.0 + lam * pred.latency(x, w) / scale
-
-
-def design(net: OptimizerNet, params: Params, rep: jax.Array, log_lambda) -> jax.Array:
+def design(net: OptimizerNet, params: Params, v: jax.Array, u) -> jax.Array:
     """The network's designs: int32[..., L] (argmax per slot)."""
-    return jnp.argmax(net.apply(params, rep, jnp.asarray(log_lambda, jnp.float32)), -1).astype(
-        jnp.int32
-    )
+    logits = net.apply(params, v, jnp.asarray(u, jnp.float32))
+    return jnp.argmax(logits, -1).astype(jnp.int32)
 
 
-def train_method2(
-    space: Space,
-    pred: Predictors,
-    reps: jax.Array,
-    heads_w: jax.Array,
-    scales: jax.Array,
-    sample_synthetic: Callable[[jax.Array, int], tuple[jax.Array, jax.Array, jax.Array]] | None,
-    config: OptimizerConfig = OptimizerConfig(),
-    progress: Callable[[int, float], None] | None = None,
-) -> tuple[OptimizerNet, Params, list[float]]:
-    """Method 2 (Eq. 1.10) on the training devices (reps [D, R], heads [D, F], scales [D]) and
-    synthetic devices from ``sample_synthetic(key, n) -> (reps, heads, scales)``.
+def _l2(params: Params) -> jax.Array:
+    return sum(jnp.sum(p**2) for p in jax.tree_util.tree_leaves(params))
 
-    Returns the network, its params and the loss every 100 steps."""
-    net = OptimizerNet(tuple(space.cardinalities), tuple(config.hidden))
-    key = jax.random.key(config.seed)
-    key, init_key = jax.random.split(key)
-    params = net.init(init_key, reps[0], jnp.zeros(()))
+
+def method2_loss(net, land: Landscape, config: OptimizerConfig) -> Callable:
+    """Eq. 1.10: E_{d, λ}[f(x̂_Θ(d, λ); d, λ)] + μ‖Θ‖², with straight-through samples."""
+
+    def loss(params, key, tau):
+        k_cond, k_gumbel = jax.random.split(key)
+        v, u = land.sample_conditions(
+            k_cond, config.batch, config.synthetic, config.mode, config.log_lambda
+        )
+        x = soft_one_hot(land.space, straight_through(k_gumbel, net.apply(params, v, u), tau))
+        f = land.objective(x, v, u, config.mode, config.penalty)
+        return f.mean() + config.mu * _l2(params)
+
+    return loss
+
+
+def method1_loss(net, labels: tuple[jax.Array, jax.Array, jax.Array], config) -> Callable:
+    """Eq. 1.9: per-slot cross-entropy to the search's labels + μ‖Θ‖²; labels = (v, u, arch)."""
+    v_all, u_all, archs = labels
+
+    def loss(params, key, tau):
+        del tau
+        i = jax.random.randint(key, (config.batch,), 0, v_all.shape[0])
+        logp = jax.nn.log_softmax(net.apply(params, v_all[i], u_all[i]), -1)
+        picked = jnp.take_along_axis(logp, archs[i][..., None], -1)[..., 0]
+        return -picked.sum(-1).mean() + config.mu * _l2(params)
+
+    return loss
+
+
+class TrainedOptimizer(NamedTuple):
+    net: OptimizerNet
+    params: Params
+    history: dict  # method -> loss every CHUNK steps
+    label_seconds: float  # Method 1: time spent finding labels (0 without Method 1)
+    labels: int  # Method 1: number of labels
+    seconds: float
+
+
+def _run(
+    loss_fn: Callable,
+    params: Params,
+    config: OptimizerConfig,
+    key: jax.Array,
+    phase: str,
+    progress: Callable[[str, int, float], None] | None,
+    directory: str | None,
+    history: dict,
+) -> Params:
+    """Adam on ``loss_fn(params, key, tau)`` for ``config.steps`` steps, in jitted chunks;
+    checkpointed after every chunk under ``directory/phase`` and resumed from there."""
     opt = optax.adam(config.learning_rate)
-    opt_state = opt.init(params)
-    n_syn = int(round(config.synthetic * config.batch)) if sample_synthetic is not None else 0
-    n_real = config.batch - n_syn
-    lo, hi = config.log_lambda
+    state = {"params": params, "opt": opt.init(params), "key": jax.random.key_data(key)}
+    done, losses = 0, []
+    path = None if directory is None else f"{directory}/{phase}"
+    if path is not None and checkpoints.latest_step(path) is not None:
+        saved = checkpoints.restore(path, state)
+        state, done, losses = saved.params, saved.step, list(saved.extra_state["history"])
     decay = (config.tau[1] / config.tau[0]) ** (1.0 / max(config.steps - 1, 1))
 
-    def loss_fn(params, key, tau):
-        kd, kl, kg, ks = jax.random.split(key, 4)
-        idx = jax.random.randint(kd, (n_real,), 0, reps.shape[0])
-        rep, w, c = reps[idx], heads_w[idx], scales[idx]
-        if n_syn:
-            r2, w2, c2 = sample_synthetic(ks, n_syn)
-            rep, w, c = (jnp.concatenate(p) for p in ((rep, r2), (w, w2), (c, c2)))
-        log_lam = jax.random.uniform(kl, (config.batch,), minval=lo, maxval=hi)
-        logits = net.apply(params, rep, log_lam)
-        x = soft_one_hot(space, straight_through(kg, logits, tau))
-        f = jax.vmap(lambda xi, wi, ci, li: objective(pred, xi, wi, ci, 10.0**li))(x, w, c, log_lam)
-        l2 = sum(jnp.sum(p**2) for p in jax.tree_util.tree_leaves(params))
-        return f.mean() + config.mu * l2
-
     @jax.jit
-    def chunk(params, opt_state, key, step0):
+    def chunk(state, step0):
         def step(carry, i):
             params, opt_state, key = carry
             key, sub = jax.random.split(key)
@@ -141,38 +171,54 @@ def train_method2(
             updates, opt_state = opt.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state, key), loss
 
-        (params, opt_state, key), losses = jax.lax.scan(
-            step, (params, opt_state, key), jnp.arange(100)
-        )
-        return params, opt_state, key, losses.mean()
+        carry = (state["params"], state["opt"], jax.random.wrap_key_data(state["key"]))
+        (params, opt_state, key), out = jax.lax.scan(step, carry, jnp.arange(CHUNK))
+        return {"params": params, "opt": opt_state, "key": jax.random.key_data(key)}, out.mean()
 
-    history = []
-    for start in range(0, config.steps, 100):
-        params, opt_state, key, loss = chunk(params, opt_state, key, start)
+    for start in range(done, config.steps, CHUNK):
+        state, loss = chunk(state, start)
         loss = float(loss)
         if not np.isfinite(loss):
-            raise FloatingPointError(f"optimizer training: loss non-finite at step {start + 99}")
-        history.append(loss)
+            raise FloatingPointError(f"{phase}: loss is {loss} at step {start + CHUNK}")
+        losses.append(loss)
+        if path is not None:
+            run = {"config": dataclasses.asdict(config), "phase": phase}
+            checkpoints.save(path, start + CHUNK, state, run, {"history": losses}, max_to_keep=1)
         if progress is not None:
-            progress(start + 100, loss)
-    return net, params, history
+            progress(phase, start + CHUNK, loss)
+    history[phase] = losses
+    return state["params"]
 
 
-def best_of_k(
-    net: OptimizerNet,
-    params: Params,
-    rep: jax.Array,
-    log_lambda,
-    score: Callable[[jax.Array], jax.Array],
-    key: jax.Array,
-    k: int = 16,
-    tau: float = 1.0,
-) -> jax.Array:
-    """The thesis's ensemble remark: the argmax design plus ``k - 1`` Gumbel samples of the
-    network's distribution, re-scored by ``score(archs int32[K, L]) -> objective [K]`` (the
-    predictors); returns the best design int32[L]."""
-    logits = net.apply(params, rep, jnp.asarray(log_lambda, jnp.float32))
-    g = -jnp.log(-jnp.log(jax.random.uniform(key, (k - 1, *logits.shape), minval=1e-9)))
-    samples = jnp.argmax((logits + g) / tau, -1)
-    archs = jnp.concatenate([jnp.argmax(logits, -1)[None], samples]).astype(jnp.int32)
-    return archs[jnp.argmin(score(archs))]
+def train(
+    land: Landscape,
+    config: OptimizerConfig = OptimizerConfig(),
+    progress: Callable[[str, int, float], None] | None = None,
+    checkpoint_dir: str | None = None,
+    label_search: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
+) -> TrainedOptimizer:
+    """Train the optimizer network on ``land`` with Method 1, Method 2 or both.
+
+    Method 1's labels come from ``label_search(v, u) -> archs`` (default: exhaustive search of
+    the landscape's probe set, exact on NB201). ``progress(phase, step, loss)`` reports every
+    CHUNK steps. With ``checkpoint_dir`` an interrupted run resumes from its last chunk."""
+    start = time.perf_counter()
+    net = OptimizerNet(tuple(land.space.cardinalities), tuple(config.hidden))
+    k_init, k_labels, k_m1, k_m2 = jax.random.split(jax.random.key(config.seed), 4)
+    params = net.init(k_init, land.train_heads[0], jnp.zeros(()))
+    history, label_seconds, n_labels = {}, 0.0, 0
+    if config.method in ("method1", "both"):
+        t0 = time.perf_counter()
+        v, u = land.sample_conditions(
+            k_labels, config.labels, config.synthetic, config.mode, config.log_lambda
+        )
+        search = label_search or (lambda v, u: land.labels(v, u, config.mode))
+        archs = jax.block_until_ready(search(v, u))
+        label_seconds, n_labels = time.perf_counter() - t0, config.labels
+        loss = method1_loss(net, (v, u, archs), config)
+        params = _run(loss, params, config, k_m1, "method1", progress, checkpoint_dir, history)
+    if config.method in ("method2", "both"):
+        loss = method2_loss(net, land, config)
+        params = _run(loss, params, config, k_m2, "method2", progress, checkpoint_dir, history)
+    seconds = time.perf_counter() - start
+    return TrainedOptimizer(net, params, history, label_seconds, n_labels, seconds)

@@ -160,9 +160,15 @@ def _posterior(mean, cov, noise, phi, y, mask):
     y = jnp.where(mask, y, 0.0)
     n = jnp.maximum(mask.sum(), 1)
     c = (y.sum() / n) / jnp.maximum((phi @ mean).sum() / n, 1e-9)
-    gram = phi @ cov @ phi.T + noise * jnp.eye(phi.shape[0])
     residual = y - c * phi @ mean
-    return c * mean + cov @ phi.T @ jnp.linalg.solve(gram, residual), c
+    k, f = phi.shape
+    if k <= f:  # function space: a k x k solve
+        gram = phi @ cov @ phi.T + noise * jnp.eye(k)
+        return c * mean + cov @ phi.T @ jnp.linalg.solve(gram, residual), c
+    # weight space, from the sum-pooled statistics Σφφᵀ and Σφr (push-through identity:
+    # K φᵀ (φ K φᵀ + σ²I)⁻¹ = (K φᵀφ + σ²I)⁻¹ K φᵀ): an F x F solve for any k
+    a = cov @ (phi.T @ phi) + noise * jnp.eye(f)
+    return c * mean + jnp.linalg.solve(a, cov @ (phi.T @ residual)), c
 
 
 def adapt(

@@ -81,13 +81,21 @@ def evolve(
     key: jax.Array,
     cardinalities: tuple[int, ...],
     config: EvolutionConfig = EvolutionConfig(),
+    start: jax.Array | None = None,
 ) -> SearchResult:
-    """Minimise ``fitness(fitness_params, archs)`` over genomes with the given cardinalities."""
+    """Minimise ``fitness(fitness_params, archs)`` over genomes with the given cardinalities.
+
+    ``start`` (int32[L]) seeds the search around a design (the optimizer network's "narrow the
+    space, then fine-tune"): the first population is ``start`` and its mutants, not uniform."""
     cards = jnp.asarray(cardinalities, jnp.int32)
     n_genes = len(cardinalities)
     n_parents, n_mutants, n_children = config.sizes
     k_init, k_gens = jax.random.split(key)
     population = uniform_genes(jax.random.uniform(k_init, (config.population, n_genes)), cards)
+    if start is not None:
+        u = jax.random.uniform(jax.random.fold_in(k_init, 1), population.shape)
+        keep = (u >= config.mutate_prob).at[0].set(True)
+        population = jnp.where(keep, jnp.asarray(start, jnp.int32), population)
     population, scores = _rank(population, fitness(fitness_params, population), config.unique)
 
     def generation(carry, key):

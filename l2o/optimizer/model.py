@@ -1,0 +1,144 @@
+"""A trained optimizer model in one Orbax checkpoint: what ``experiments.design`` loads.
+
+The bundle holds the performance networks (latency network, accuracy MLP) and the optimizer
+networks of both modes, with the JSON config needed to rebuild their modules, so designing for
+a new device needs neither the training data nor any retraining::
+
+    model = load_model("outputs/train_optimizer/pixel3/<run>/model")
+    head = model.head(spec_features(device), op_features, latency_ms)   # k >= 0 measurements
+    arch = model.design(head, budget_ms=10.0)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from l2o import checkpoints
+from l2o.optimizer.inference import decode
+from l2o.optimizer.landscape import Landscape, build_landscape
+from l2o.optimizer.network import OptimizerNet, TrainedOptimizer
+from l2o.optimizer.study import PerformanceNetworks, accuracy_function, device_head
+from l2o.predictors.fitting import FitConfig
+from l2o.predictors.latency import SPEC_DIM, Head, LatencyNet, LatencyNetConfig, TrainedLatency
+from l2o.predictors.mlp import MLP
+from l2o.spaces import get_space
+
+MODES = ("lambda", "budget")
+
+
+class Model(NamedTuple):
+    landscape: Landscape
+    latency: TrainedLatency
+    nets: dict[str, tuple[OptimizerNet, Any]]  # mode -> (module, params)
+    config: dict
+
+    def head(self, spec, op_features=None, latency_ms=None) -> Head:
+        return device_head(self.latency, spec, op_features, latency_ms)
+
+    def design(self, head: Head, *, budget_ms=None, lam=None, k=16, margin=0.0, seed=0):
+        """One design for the device of ``head``: int32[L]; give ``budget_ms`` or ``lam``."""
+        if (budget_ms is None) == (lam is None):
+            raise ValueError("give exactly one of budget_ms (budget mode) or lam (λ mode)")
+        v = head.w / head.scale
+        if budget_ms is not None:
+            mode, u = "budget", np.log(float(budget_ms) / float(head.scale))
+        else:
+            mode, u = "lambda", np.log10(float(lam))
+        net, params = self.nets[mode]
+        key = jax.random.key(seed)
+        return _decode(net, params, self.landscape, v, jnp.float32(u), mode, key, k, margin)
+
+
+def _decode(net, params, land, v, u, mode, key, k, margin):
+    run = jax.jit(
+        lambda p, v, u, key: decode(net, p, land, v, u, mode, key, k, margin),
+    )
+    return np.asarray(run(params, v, u, key))
+
+
+def _json_config(perf: PerformanceNetworks, latency_config, acc_hidden, opt_hidden) -> dict:
+    return {
+        "space": perf.space.name,
+        "num_op_features": int(perf.data.op_features.shape[1]),
+        "latency": dataclasses.asdict(latency_config),
+        "accuracy_hidden": list(acc_hidden),
+        "optimizer_hidden": list(opt_hidden),
+        "train_devices": list(perf.train_devices),
+    }
+
+
+def save_model(
+    directory: str | Path,
+    perf: PerformanceNetworks,
+    nets: dict[str, TrainedOptimizer],
+    latency_config: LatencyNetConfig,
+    acc_hidden,
+) -> Path:
+    """Save the performance networks and both optimizer networks as one checkpoint."""
+    hidden = nets["lambda"].net.hidden
+    params = {
+        "latency": perf.latency.params,
+        "accuracy": perf.accuracy_params,
+        **{mode: nets[mode].params for mode in MODES},
+    }
+    config = _json_config(perf, latency_config, acc_hidden, hidden)
+    return checkpoints.save(directory, 0, params, config)
+
+
+def _latency_config(raw: dict) -> LatencyNetConfig:
+    raw = dict(raw)
+    fit = FitConfig(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in raw.pop("fit").items()}
+    )
+    raw = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+    return LatencyNetConfig(**raw, fit=fit)
+
+
+def load_model(directory: str | Path) -> Model:
+    """Rebuild the modules from the saved config and restore every parameter."""
+    path = checkpoints.checkpoint_dir(directory)
+    if checkpoints.latest_step(path) is None:
+        raise FileNotFoundError(
+            f"no trained model in {path}; run python -m experiments.train_optimizer +device=... "
+            "first (it writes <run>/model), or pass run=<that run's directory>"
+        )
+    config = checkpoints.restore(path, None).config
+    space = get_space(config["space"])
+    lat_config = _latency_config(config["latency"])
+    lat_net = LatencyNet(config["num_op_features"], lat_config)
+    e = space.encoding_size
+
+    def lat_init(key):
+        return lat_net.init(key, jnp.zeros((1, config["num_op_features"])), jnp.zeros(SPEC_DIM))
+
+    keys = jax.random.split(jax.random.key(0), lat_config.members)
+    acc_net = MLP(tuple(config["accuracy_hidden"]))
+    opt_net = OptimizerNet(tuple(space.cardinalities), tuple(config["optimizer_hidden"]))
+    f = config["num_op_features"] + lat_config.learned_features
+    scalar = jax.ShapeDtypeStruct((), jnp.float32)
+    abstract = {
+        "latency": jax.eval_shape(jax.vmap(lat_init), keys),
+        "accuracy": {
+            "net": jax.eval_shape(lambda: acc_net.init(jax.random.key(0), jnp.zeros((1, e))))[
+                "params"
+            ],
+            "mean": scalar,
+            "std": scalar,
+        },
+        **{
+            mode: jax.eval_shape(lambda: opt_net.init(jax.random.key(0), jnp.zeros(f), 0.0))
+            for mode in MODES
+        },
+    }
+    params = checkpoints.restore(path, abstract).params
+    latency = TrainedLatency(lat_net, params["latency"], None, 0.0)
+    accuracy = accuracy_function(params["accuracy"], config["accuracy_hidden"])
+    land = build_landscape(space, accuracy, latency)
+    nets = {mode: (opt_net, params[mode]) for mode in MODES}
+    return Model(land, latency, nets, config)
