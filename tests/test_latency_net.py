@@ -94,6 +94,13 @@ def test_adaptation_is_the_bayesian_posterior(nb201):
         jnp.arange(10) < 7,
     )
     np.testing.assert_allclose(padded.w, head.w, rtol=1e-3, atol=1e-6)
+    big = np.random.default_rng(2).choice(15625, 200, replace=False)  # k > F: weight space
+    xb, yb = np.asarray(data.op_features[big], np.float64), table["eyeriss"][big]
+    cb = yb.mean() / (xb @ mean).mean()
+    gram = xb @ cov @ xb.T + noise * np.eye(200)
+    wb = cb * mean + cov @ xb.T @ np.linalg.solve(gram, yb - cb * xb @ mean)
+    head_b = adapt(net, _one(params), data.specs[d], data.op_features[big], jnp.asarray(yb))
+    np.testing.assert_allclose(head_b.w, wb, rtol=2e-3, atol=1e-3 * np.abs(wb).max())
     tight = dataclasses.replace(LINEAR, noise=1e-7)  # tiny noise interpolates the k points
     net_t, params_t = init_params(jax.random.key(0), data, range(9), np.arange(15625), tight)
     head_t = adapt(net_t, _one(params_t), data.specs[d], data.op_features[idx], y)

@@ -156,10 +156,11 @@ def build_landscape(
         ops = jnp.concatenate([x, jnp.ones((*x.shape[:-1], 1), x.dtype)], -1)
         return nn.apply(lambda m: m.features(ops), net)(params)
 
-    prior = nn.apply(lambda m: (m.prior_mean(jnp.zeros(m.spec_map.shape[0])), m.prior_cov()), net)
-    mean, cov = prior(params)
-    factor = jnp.linalg.cholesky(cov + 1e-9 * jnp.eye(cov.shape[0]))
-    f = mean.shape[0]
+    f = jax.eval_shape(features, jnp.zeros((1, space.encoding_size))).shape[-1]
+    if train_heads is None:  # inference only: no synthetic devices to draw
+        mean, factor = jnp.zeros(f), jnp.zeros((f, f))
+    else:
+        mean, factor = jax.jit(_prior, static_argnums=0)(net, params)
     probe = jnp.zeros((0, space.num_slots), jnp.int32) if probe is None else probe
     x = space.one_hot_batch(probe)
     v = jnp.zeros((0, f)) if train_heads is None else train_heads.w / train_heads.scale[:, None]
@@ -175,3 +176,11 @@ def build_landscape(
         prior_factor=factor,
         exhaustive=exhaustive,
     )
+
+
+def _prior(net, params):
+    """The latency network's prior over scale-free heads: (mean [F], a square root [F, F])."""
+    mean, cov = nn.apply(
+        lambda m: (m.prior_mean(jnp.zeros(m.spec_map.shape[0])), m.prior_cov()), net
+    )(params)
+    return mean, jnp.linalg.cholesky(cov + 1e-9 * jnp.eye(cov.shape[0]))

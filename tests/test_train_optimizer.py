@@ -1,0 +1,148 @@
+"""The main job, HELP's Table 4 experiment and ``experiments.design`` end to end (tiny configs)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from l2o.data import load_latency
+from l2o.spaces import get_space
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = [
+    "performance.latency_epochs=0",
+    "performance.accuracy_archs=1000",
+    "optimizer.steps=300",
+    "optimizer.labels=1024",
+    "evaluation.n_lambda=5",
+    "evaluation.budget_quantiles=[0.3,0.6,0.9]",
+    "evaluation.timing_batch=1024",
+]
+KEYS = (
+    "device",
+    "space",
+    "method",
+    "objective_gap",
+    "objective_gaps",
+    "hypervolume_ratio",
+    "budget",
+    "violation_rate",
+    "accuracy_gap_to_oracle",
+    "seconds_per_design",
+    "seconds_per_search",
+    "speedup",
+    "designs_per_second_batched",
+    "train_seconds",
+    "label_cost",
+    "ablations",
+)
+# what must not change when the same seed runs again (timings may)
+STABLE = ("objective_gap", "hypervolume_ratio", "budget", "violation_rate", "ablations")
+
+
+def run(module: str, *args: str) -> str:
+    cmd = [sys.executable, "-m", module, *args]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def without_seconds(value):
+    if isinstance(value, dict):
+        return {k: without_seconds(v) for k, v in value.items() if "seconds" not in k}
+    if isinstance(value, list):
+        return [without_seconds(v) for v in value]
+    return value
+
+
+@pytest.mark.slow
+def test_main_job_contract_rerun_and_design(tmp_path):
+    cache = f"cache_dir={tmp_path / 'cache'}"
+    first, second = tmp_path / "a", tmp_path / "b"
+    args = ["+device=fpga", cache, "ablations=true", *TINY]
+    run("experiments.train_optimizer", *args, f"hydra.run.dir={first}")
+    s = json.loads((first / "summary.json").read_text())
+    for key in KEYS:
+        assert key in s, key
+    assert s["device"] == "fpga" and s["method"] == "method1" and len(s["budget"]) == 3
+    assert set(s["budget"][0]) >= {"budget_ms", "latency_ms", "accuracy", "oracle_accuracy"}
+    assert set(s["objective_gap"]) >= {"mean", "max"} and s["objective_gap"]["mean"] < 0.1
+    assert 0.5 < s["hypervolume_ratio"] <= 1.0 and s["speedup"] > 1
+    assert set(s["ablations"]) == {"method2", "without_synthetic", "method2_without_synthetic"}
+    for b in s["budget"]:  # the oracle is the best measured accuracy within the budget
+        assert b["oracle_accuracy"] >= b["accuracy"] or b["latency_ms"] > b["budget_ms"]
+    designs = json.loads((first / "designs.json").read_text())
+    assert len(designs) == 5 + 3 and {"arch", "decoded", "predicted", "measured"} <= set(designs[0])
+    for name in ("front.png", "training_curves.png"):
+        assert (first / name).stat().st_size > 1000
+    assert (first / "model").is_dir() and (first / "checkpoints" / "budget").is_dir()
+
+    run("experiments.train_optimizer", *args, f"hydra.run.dir={second}")  # predictors cached
+    again = json.loads((second / "summary.json").read_text())
+    assert again["train_seconds"]["performance"] == 0.0
+    for key in STABLE:
+        assert without_seconds(again[key]) == without_seconds(s[key]), key
+
+    table, space = load_latency("nb201"), get_space("nb201")
+    rows = np.random.default_rng(0).choice(15625, 10, replace=False)
+    csv = tmp_path / "mine.csv"
+    lines = [f"{space.to_string(table.archs[i])},{table['pixel2'][i]}" for i in rows]
+    csv.write_text("arch,latency_ms\n" + "\n".join(lines) + "\n")
+    out = run(
+        "experiments.design",
+        "+device=pixel2",
+        "budget_ms=12",
+        f"run={first}",
+        f"measurements={csv}",
+    )
+    assert "10 measured architectures" in out and "predicted:" in out
+    arch = space.from_string(out.split("budget 12 ms: ")[1].split()[0])
+    assert space.validate(arch).shape == (6,)
+    predicted_ms = float(out.split("accuracy, ")[1].split(" ms")[0])
+    assert predicted_ms <= 12.0
+
+    csv.write_text("arch,latency_ms\n|nor_conv_3x3~0|,1.0\n")
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.design",
+            "+device=pixel2",
+            "budget_ms=12",
+            f"run={first}",
+            f"measurements={csv}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode != 0 and f"{csv}, line 2" in bad.stderr
+
+
+@pytest.mark.slow
+def test_help_table_experiment(tmp_path):
+    out = tmp_path / "help"
+    run(
+        "experiments.train_optimizer",
+        "experiment=help_nb201",
+        f"cache_dir={tmp_path / 'c'}",
+        *TINY,
+        f"hydra.run.dir={out}",
+    )
+    s = json.loads((out / "summary.json").read_text())
+    rows = s["help_table"]
+    assert len(rows) == 15 and s["support"] == "help_reference" and s["help_met"] == 10
+    assert {r["device"] for r in rows} == {
+        "titan_rtx_256",
+        "gold_6226",
+        "pixel2",
+        "eyeriss",
+        "fpga",
+    }
+    for r in rows:
+        assert r["met"] == (r["latency_ms"] <= r["constraint_ms"])
+        assert r["oracle_accuracy"] >= r["accuracy"] or not r["met"]
