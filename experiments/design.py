@@ -6,8 +6,8 @@ A new device is two files: ``conf/device/<mine>.yaml`` (its spec sheet, see
 (architecture, latency) pairs, columns ``arch,latency_ms`` (the arch as an NB201 string or
 index), or ``measurements=<csv>`` anywhere. Without them the device's latency head comes from
 its specs alone (zero-shot). The model is the ``model/`` of a ``train_optimizer`` run
-(``run=<dir>``; by default the newest under ``outputs/train_optimizer``). Prints the design, readable and as a string and index, with its
-predicted accuracy and latency; writes nothing.
+(``run=<dir>``; by default the newest under ``outputs/train_optimizer``). Prints the design,
+readable and as a string and index, with its predicted accuracy and latency; writes nothing.
 """
 
 from __future__ import annotations
