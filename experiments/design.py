@@ -64,7 +64,7 @@ def read_measurements(path: Path, space) -> tuple[np.ndarray, np.ndarray]:
 
 @hydra.main(config_path="../conf", config_name="design", version_base="1.3")
 def main(cfg: DictConfig) -> dict:
-    setup_jax()
+    setup_jax(min_compile_secs=0.0)  # cache every small program: a rerun compiles nothing
     start = time.perf_counter()
     if "device" not in cfg:
         raise ValueError(

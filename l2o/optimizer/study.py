@@ -180,6 +180,7 @@ def performance_networks(
             f"the shipped data has both for nb201 only (got space={space_name!r}). Use space=nb201"
         )
     start = time.perf_counter()
+    targets = [targets] if isinstance(targets, str) else list(targets)
     space, table = get_space(space_name), load_latency(space_name)
     unknown = [t for t in targets if t not in table.devices]
     if unknown:
@@ -267,11 +268,14 @@ class Target(NamedTuple):
 
 
 def _timed(fn, *args, repeats: int = 20) -> float:
+    """Median seconds of one call after compilation (the median shrugs off scheduler noise)."""
     jax.block_until_ready(fn(*args))
-    start = time.perf_counter()
+    times = []
     for _ in range(repeats):
+        start = time.perf_counter()
         jax.block_until_ready(fn(*args))
-    return (time.perf_counter() - start) / repeats
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
 
 
 def designs(opt: TrainedOptimizer, land: Landscape, target: Target, us, mode, k, margin, seed):
