@@ -74,12 +74,16 @@ def test_adaptation_is_the_bayesian_posterior(nb201):
     mean, noise = np.asarray(p["mu0"], np.float64), np.exp(float(p["log_noise"]))
     u = np.asarray(p["cov_factor"], np.float64)
     cov = u @ u.T + np.diag(np.exp(np.asarray(p["log_diag"], np.float64)))
-    idx = np.random.default_rng(0).choice(15625, 7, replace=False)
     d = index["eyeriss"]
-    x, y = np.asarray(data.op_features[idx], np.float64), table["eyeriss"][idx]
-    c = y.mean() / (x @ mean).mean()
-    gram = x @ cov @ x.T + noise * np.eye(7)
-    w = c * mean + cov @ x.T @ np.linalg.solve(gram, y - c * x @ mean)
+
+    def textbook(rows):  # the function-space (k x k) posterior mean in float64
+        x, y = np.asarray(data.op_features[rows], np.float64), table["eyeriss"][rows]
+        c = y.mean() / (x @ mean).mean()
+        gram = x @ cov @ x.T + noise * np.eye(len(rows))
+        return c * mean + cov @ x.T @ np.linalg.solve(gram, y - c * x @ mean), y
+
+    idx = np.random.default_rng(0).choice(15625, 7, replace=False)
+    w, y = textbook(idx)
     head = adapt(net, _one(params), data.specs[d], data.op_features[idx], jnp.asarray(y))
     np.testing.assert_allclose(head.w, w, rtol=2e-3, atol=1e-4 * np.abs(w).max())
     perm = np.random.default_rng(1).permutation(7)  # a set encoder: order does not matter
@@ -95,10 +99,7 @@ def test_adaptation_is_the_bayesian_posterior(nb201):
     )
     np.testing.assert_allclose(padded.w, head.w, rtol=1e-3, atol=1e-6)
     big = np.random.default_rng(2).choice(15625, 200, replace=False)  # k > F: weight space
-    xb, yb = np.asarray(data.op_features[big], np.float64), table["eyeriss"][big]
-    cb = yb.mean() / (xb @ mean).mean()
-    gram = xb @ cov @ xb.T + noise * np.eye(200)
-    wb = cb * mean + cov @ xb.T @ np.linalg.solve(gram, yb - cb * xb @ mean)
+    wb, yb = textbook(big)
     head_b = adapt(net, _one(params), data.specs[d], data.op_features[big], jnp.asarray(yb))
     np.testing.assert_allclose(head_b.w, wb, rtol=2e-3, atol=1e-3 * np.abs(wb).max())
     tight = dataclasses.replace(LINEAR, noise=1e-7)  # tiny noise interpolates the k points
