@@ -39,6 +39,7 @@ def write_summary(out_dir: str | Path, summary: Mapping, name: str = "summary.js
 
 
 def _save(fig, path: str | Path) -> Path:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=150)
     plt.close(fig)
@@ -149,4 +150,26 @@ def plot_front(
         lat, acc = np.asarray(f["latency_ms"])[idx], np.asarray(f["accuracy"])[idx]
         ax.step(lat, acc, where="post", color=f"C{i}", marker="o", ms=4, label=name)
     _label(ax, title, "latency ms", "accuracy %")
+    return _save(fig, path)
+
+
+def plot_bars(
+    groups: Mapping[str, Sequence[float]],
+    labels: Sequence[str],
+    path: str | Path,
+    title: str,
+    ylabel: str,
+    reference: float | None = None,
+) -> Path:
+    """Grouped bars, one group per label (e.g. SRCC before and after per target device), with
+    an optional dashed reference line."""
+    n, m = len(labels), len(groups)
+    fig, ax = plt.subplots(figsize=(0.35 * n * m + 2.5, 3.8))
+    width = 0.8 / m
+    for i, (name, values) in enumerate(groups.items()):
+        ax.bar(np.arange(n) + (i - (m - 1) / 2) * width, values, width, label=name, color=f"C{i}")
+    if reference is not None:
+        ax.axhline(reference, color="0.3", ls="--", lw=1)
+    ax.set_xticks(range(n), labels, rotation=90, fontsize=7)
+    _label(ax, title, "", ylabel)
     return _save(fig, path)

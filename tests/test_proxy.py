@@ -2,17 +2,25 @@
 estimation against exact subset averages, proxy selection against a scipy brute force."""
 
 import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from l2o.data import load_latency
+from l2o.data import load_latency, load_nb201_accuracy
+from l2o.metrics import hypervolume_2d, pareto_front
 from l2o.predictors.baselines import min_norm_lstsq, operator_features
 from l2o.proxy.adaproxy import adapt_proxy, objective, select_lambda
 from l2o.proxy.srcc import estimate_srcc, select_proxy
+from l2o.proxy.study import pruned_front
 from l2o.spaces import get_space
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +120,50 @@ def test_proxy_selection_counts_devices_above_the_threshold():
     counts = ((m >= 0.9) & ~np.eye(len(names), dtype=bool)).sum(1)
     assert got["scores"] == dict(zip(names, counts.tolist()))
     assert got["scores"][got["chosen"]] == counts.max()
+
+
+def test_pruned_front_of_the_true_latency_is_the_oracle(proxy):
+    """A predictor equal to the measured latency finds the oracle front: ratio 1, and the
+    measurements spent are the front's size."""
+    table, x, _ = proxy
+    y = np.asarray(table["fpga"], np.float64)
+    acc = np.asarray(load_nb201_accuracy("cifar10"), np.float64)
+    ref = (float(y.max()), 0.0)
+    oracle = float(hypervolume_2d(y, acc, *ref))
+    front = pruned_front(y, acc, y, oracle, ref)
+    assert front.hv_ratio == pytest.approx(1.0, abs=1e-6)
+    assert front.measured == len(front.index) == int(np.asarray(pareto_front(y, acc)).sum())
+    shuffled = pruned_front(np.random.default_rng(0).permutation(y), acc, y, oracle, ref)
+    assert shuffled.hv_ratio < 0.99 and set(shuffled.index) <= set(range(len(y)))
+
+
+@pytest.mark.slow
+def test_one_proxy_experiment_writes_its_contract(tmp_path):
+    for space, device in (("nb201", "titan_rtx_1"), ("fbnet", "gold_6226")):
+        out = tmp_path / space
+        cmd = [
+            sys.executable,
+            "-m",
+            "experiments.one_proxy",
+            f"space={space}",
+            "proxy=pixel3",
+            f"+device={device}",
+            "srcc_estimation.resamples=200",
+            f"hydra.run.dir={out}",
+        ]
+        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True, timeout=600)
+        s = json.loads((out / "summary.json").read_text())
+        for key in ("proxy", "targets", "srcc_estimation", "proxy_selection", "solve_seconds"):
+            assert key in s, key
+        t = s["targets"][device]
+        assert t["srcc_before"] < 0.9 and t["srcc_after"] > t["srcc_before"] + 0.05
+        assert t["k"] == 80 and t["adapted"]
+        assert set(s["srcc_estimation"][device]) == {"10", "20", "30", "50", "100"}
+        assert (out / "srcc_before_after.png").stat().st_size > 1000
+        if space == "nb201":
+            assert t["srcc_after"] >= 0.9
+            assert t["hv_ratio"]["adapted"] >= 0.98 > t["hv_ratio"]["proxy"]
+            assert t["n_target_measurements"] == t["measurements"]["adapted"] > 80
+            assert (out / "fronts" / f"{device}.png").stat().st_size > 1000
+        else:
+            assert t["hv_ratio"] is None
