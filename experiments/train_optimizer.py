@@ -65,6 +65,7 @@ def performance_config(cfg: DictConfig) -> study.PerformanceConfig:
     return study.PerformanceConfig(
         accuracy_dataset=cfg.space.accuracy_dataset,
         accuracy_archs=cfg.performance.accuracy_archs,
+        accuracy_members=cfg.performance.accuracy_members,
         latency=dataclasses.replace(base.latency, fit=fit),
         seed=cfg.seed,
     )

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = [
     "performance.latency_epochs=0",
     "performance.accuracy_archs=1000",
+    "performance.accuracy_members=2",
     "optimizer.steps=300",
     "optimizer.labels=1024",
     "evaluation.n_lambda=5",

@@ -23,10 +23,14 @@ from l2o import checkpoints
 from l2o.optimizer.inference import decode
 from l2o.optimizer.landscape import Landscape, build_landscape
 from l2o.optimizer.network import OptimizerNet, TrainedOptimizer
-from l2o.optimizer.study import PerformanceNetworks, accuracy_function, device_head
+from l2o.optimizer.study import (
+    PerformanceNetworks,
+    accuracy_abstract,
+    accuracy_function,
+    device_head,
+)
 from l2o.predictors.fitting import FitConfig
 from l2o.predictors.latency import SPEC_DIM, Head, LatencyNet, LatencyNetConfig, TrainedLatency
-from l2o.predictors.mlp import MLP
 from l2o.spaces import get_space
 
 MODES = ("lambda", "budget")
@@ -68,6 +72,7 @@ def _json_config(perf: PerformanceNetworks, latency_config, acc_hidden, opt_hidd
         "num_op_features": int(perf.data.op_features.shape[1]),
         "latency": dataclasses.asdict(latency_config),
         "accuracy_hidden": list(acc_hidden),
+        "accuracy_members": int(jax.tree_util.tree_leaves(perf.accuracy_params)[0].shape[0]),
         "optimizer_hidden": list(opt_hidden),
         "train_devices": list(perf.train_devices),
     }
@@ -112,25 +117,16 @@ def load_model(directory: str | Path) -> Model:
     space = get_space(config["space"])
     lat_config = _latency_config(config["latency"])
     lat_net = LatencyNet(config["num_op_features"], lat_config)
-    e = space.encoding_size
 
     def lat_init(key):
         return lat_net.init(key, jnp.zeros((1, config["num_op_features"])), jnp.zeros(SPEC_DIM))
 
     keys = jax.random.split(jax.random.key(0), lat_config.members)
-    acc_net = MLP(tuple(config["accuracy_hidden"]))
     opt_net = OptimizerNet(tuple(space.cardinalities), tuple(config["optimizer_hidden"]))
     f = config["num_op_features"] + lat_config.learned_features
-    scalar = jax.ShapeDtypeStruct((), jnp.float32)
     abstract = {
         "latency": jax.eval_shape(jax.vmap(lat_init), keys),
-        "accuracy": {
-            "net": jax.eval_shape(lambda: acc_net.init(jax.random.key(0), jnp.zeros((1, e))))[
-                "params"
-            ],
-            "mean": scalar,
-            "std": scalar,
-        },
+        "accuracy": accuracy_abstract(space, config["accuracy_hidden"], config["accuracy_members"]),
         **{
             mode: jax.eval_shape(lambda: opt_net.init(jax.random.key(0), jnp.zeros(f), 0.0))
             for mode in MODES

@@ -59,7 +59,7 @@ def adapt_proxy(
     x: jax.Array,
     y: jax.Array,
     lams: jax.Array,
-    steps: int = 10000,
+    steps: int = 6000,
     intercept: bool = False,
 ) -> Adapted:
     """Solve Eq. 3.3 for every λ in ``lams``: proxy weights w [F], target pairs x [N, F],
