@@ -2,6 +2,8 @@
 the straight-through estimator, exhaustive labels, Methods 1 and 2, repair, best-of-K, polish
 and resumable training."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -41,7 +43,6 @@ def toy():
         train_heads=heads,
         prior_mean=heads.mean(0),
         prior_factor=0.05 * jnp.eye(e),
-        exhaustive=True,
     )
     return land, np.asarray(a), np.asarray(heads)
 
@@ -197,6 +198,8 @@ def test_interrupted_training_resumes_bit_identically(toy, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train(land, config, stop, checkpoint_dir=str(tmp_path / "b"))
     resumed = train(land, config, checkpoint_dir=str(tmp_path / "b"))
+    with pytest.raises(ValueError, match="another config"):
+        train(land, dataclasses.replace(config, batch=8), checkpoint_dir=str(tmp_path / "b"))
     for x, y in zip(
         jax.tree_util.tree_leaves(straight.params), jax.tree_util.tree_leaves(resumed.params)
     ):

@@ -163,6 +163,7 @@ def test_one_proxy_experiment_writes_its_contract(tmp_path):
         if space == "nb201":
             assert t["srcc_after"] >= 0.9
             assert t["hv_ratio"]["adapted"] >= 0.98 > t["hv_ratio"]["proxy"]
+            assert t["hv_ratio"]["conditioned"] >= 0.9 and t["hv_ratio"]["baseline2"] is None
             assert t["n_target_measurements"] == t["measurements"]["adapted"] > 80
             assert (out / "fronts" / f"{device}.png").stat().st_size > 1000
         else:

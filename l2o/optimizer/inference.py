@@ -39,11 +39,7 @@ def candidates(logits: jax.Array, key: jax.Array, k: int, tau: float = 1.0) -> j
 
 def score(land: Landscape, archs: jax.Array, v: jax.Array, u, mode: str) -> jax.Array:
     """The exact predicted objective of int32[K, L] designs (budget: infeasible = +inf)."""
-    x = land.encode(archs)
-    acc, lat = land.accuracy(x) / 100.0, land.latency(x, v)
-    if mode == "lambda":
-        return -acc + 10.0**u * lat
-    return jnp.where(lat <= jnp.exp(u), -acc, jnp.inf)
+    return land.objective(land.encode(archs), v, u, mode)
 
 
 def neighbours(arch: jax.Array, cardinalities: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:

@@ -37,6 +37,20 @@ from l2o.spaces.base import Space
 MODES = ("lambda", "budget")
 
 
+def objective_values(acc: jax.Array, lat: jax.Array, u, mode: str, penalty=None) -> jax.Array:
+    """The predicted objective from accuracy (%) and relative latency (lower is better).
+
+    ``lambda``: Eq. 1.8, ``-Acc/100 + λ·Lat/c`` with ``u = log10 λ``. ``budget`` (``u = ln β``):
+    the constrained form (Eq. 1.1-1.3), exact (``-Acc/100``, +inf when over the budget) or, with
+    a ``penalty`` weight, relaxed to ``-Acc/100 + penalty · max(Lat / β - 1, 0)`` so that it has
+    a gradient (Method 2)."""
+    if mode == "lambda":
+        return -acc / 100.0 + 10.0**u * lat
+    if penalty is None:
+        return jnp.where(lat <= jnp.exp(u), -acc / 100.0, jnp.inf)
+    return -acc / 100.0 + penalty * jax.nn.relu(lat / jnp.exp(u) - 1.0)
+
+
 @dataclasses.dataclass(frozen=True)
 class Landscape:
     """Predicted accuracy and latency of a space, for any device head, on flat encodings.
@@ -53,7 +67,6 @@ class Landscape:
     train_heads: jax.Array  # float32[D, F]: scale-free heads v of the training devices
     prior_mean: jax.Array  # float32[F]
     prior_factor: jax.Array  # float32[F, F]: a square root of the prior covariance
-    exhaustive: bool  # the probe set is the whole space
 
     @property
     def dim(self) -> int:
@@ -98,15 +111,9 @@ class Landscape:
         """Relative latency of every probe arch for heads v [..., F] -> [..., N]."""
         return jnp.maximum(v @ self.phi.T, 0.0)
 
-    def objective(self, x: jax.Array, v: jax.Array, u: jax.Array, mode: str, penalty=1.0):
-        """The predicted objective of flat encodings x [..., E] (lower is better).
-
-        ``lambda``: Eq. 1.8, ``-Acc/100 + λ·Lat/c``. ``budget``: ``-Acc/100`` plus
-        ``penalty · max(Lat / b - 1, 0)``, the constrained form (Eq. 1.1-1.3) as a penalty."""
-        acc, lat = self.accuracy(x) / 100.0, self.latency(x, v)
-        if mode == "lambda":
-            return -acc + 10.0**u * lat
-        return -acc + penalty * jax.nn.relu(lat / jnp.exp(u) - 1.0)
+    def objective(self, x: jax.Array, v: jax.Array, u, mode: str, penalty=None) -> jax.Array:
+        """:func:`objective_values` of flat (relaxed) encodings x [..., E]."""
+        return objective_values(self.accuracy(x), self.latency(x, v), u, mode, penalty)
 
     def probe_objective(self, v: jax.Array, u: jax.Array, mode: str) -> jax.Array:
         """The objective of every probe arch, exact for the budget mode (infeasible = +inf):
@@ -125,10 +132,7 @@ class Landscape:
 
 
 def _probe_objective(phi, acc, v, u, mode):
-    lat = jnp.maximum(v @ phi.T, 0.0)
-    if mode == "lambda":
-        return -acc / 100.0 + 10.0 ** u[:, None] * lat
-    return jnp.where(lat <= jnp.exp(u)[:, None], -acc / 100.0, jnp.inf)
+    return objective_values(acc, jnp.maximum(v @ phi.T, 0.0), u[:, None], mode)
 
 
 @functools.partial(jax.jit, static_argnames="mode")
@@ -144,7 +148,6 @@ def build_landscape(
     latency: TrainedLatency,
     train_heads: Head | None = None,
     probe: jax.Array | None = None,
-    exhaustive: bool = False,
 ) -> Landscape:
     """The landscape of one latency-network member (the first) and an accuracy predictor on
     flat encodings; ``train_heads`` are the training devices' heads (w [D, F], scale [D]).
@@ -174,7 +177,6 @@ def build_landscape(
         train_heads=jnp.asarray(v, jnp.float32),
         prior_mean=mean,
         prior_factor=factor,
-        exhaustive=exhaustive,
     )
 
 

@@ -156,8 +156,14 @@ def _run(
     state = {"params": params, "opt": opt.init(params), "key": jax.random.key_data(key)}
     done, losses = 0, []
     path = None if directory is None else f"{directory}/{phase}"
+    run = {"config": dataclasses.asdict(config), "phase": phase}
     if path is not None and checkpoints.latest_step(path) is not None:
         saved = checkpoints.restore(path, state)
+        if checkpoints.config_key(saved.config) != checkpoints.config_key(run):
+            raise ValueError(
+                f"{path} holds a run with another config ({saved.config}); resume with the same "
+                "config or use a new directory"
+            )
         state, done, losses = saved.params, saved.step, list(saved.extra_state["history"])
     decay = (config.tau[1] / config.tau[0]) ** (1.0 / max(config.steps - 1, 1))
 
@@ -182,7 +188,6 @@ def _run(
             raise FloatingPointError(f"{phase}: loss is {loss} at step {start + CHUNK}")
         losses.append(loss)
         if path is not None:
-            run = {"config": dataclasses.asdict(config), "phase": phase}
             checkpoints.save(path, start + CHUNK, state, run, {"history": losses}, max_to_keep=1)
         if progress is not None:
             progress(phase, start + CHUNK, loss)

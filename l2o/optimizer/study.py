@@ -246,7 +246,7 @@ def performance_networks(
     heads = [device_head(latency, data.specs[i], ops, data.latency_ms[i]) for i in train_idx]
     train_heads = Head(jnp.stack([h.w for h in heads]), jnp.stack([h.scale for h in heads]))
     accuracy_fn = accuracy_function(acc_params, acc_config.hidden)
-    land = build_landscape(space, accuracy_fn, latency, train_heads, jnp.asarray(archs), True)
+    land = build_landscape(space, accuracy_fn, latency, train_heads, jnp.asarray(archs))
     seconds = 0.0 if cached else time.perf_counter() - start
     return PerformanceNetworks(
         space, land, latency, acc_params, data, index, split.train, seconds, cached
@@ -290,6 +290,8 @@ def _timed(fn, *args, repeats: int = 20) -> float:
 
 
 def designs(opt: TrainedOptimizer, land: Landscape, target: Target, us, mode, k, margin, seed):
+    """The network's designs for the target at every condition of ``us`` (one vmapped call):
+    int32[len(us), L]; ``k`` best-of-K candidates, ``margin`` for budgets."""
     run = jax.jit(
         jax.vmap(
             lambda u, key: decode(opt.net, opt.params, land, target.v, u, mode, key, k, margin)

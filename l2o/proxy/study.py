@@ -20,6 +20,9 @@ import numpy as np
 
 from l2o.metrics import hypervolume_2d, pareto_front, spearman
 from l2o.predictors.baselines import min_norm_lstsq
+from l2o.predictors.fitting import FitConfig
+from l2o.predictors.latency import LatencyNetConfig, heads, predict_ensemble, train_latency_net
+from l2o.predictors.study import Split, latency_setup
 from l2o.proxy.adaproxy import adapt_proxy, select_lambda
 
 RCOND = 1e-10
@@ -65,10 +68,43 @@ class Adaptation(NamedTuple):
     adapted: bool
 
 
+def target_sample(n: int, config: ProxyConfig) -> np.ndarray:
+    """The archs measured on every target: ``k_train`` then ``k_val`` (seeded)."""
+    return np.random.default_rng(config.seed).choice(
+        n, config.k_train + config.k_val, replace=False
+    )
+
+
+def conditioned_latency(
+    space_name: str, devices: list[str], targets: list[str], config: ProxyConfig
+) -> dict[str, np.ndarray]:
+    """The device-conditioned latency network (issue 3) on each target from the same k sampled
+    archs, trained without the target: devices in two folds, each fold's targets predicted by
+    the network trained on the other fold. -> {target: predicted latency of every arch}."""
+    folds = [devices[0::2], devices[1::2]]
+    out = {}
+    lat_config = LatencyNetConfig(
+        members=1, fit=FitConfig(learning_rate=3e-4, batch_size=32, max_epochs=3, patience=5)
+    )
+    for i, fold in enumerate(folds):
+        tested = [t for t in targets if t in fold]
+        if not tested:
+            continue
+        split = Split(tuple(folds[1 - i]), (), tuple(tested))
+        data, index, _ = latency_setup(space_name, split)
+        trained = train_latency_net(
+            data, [index[d] for d in split.train], [], lat_config, seed=config.seed
+        )
+        sample = target_sample(data.op_features.shape[0], config)
+        for t in tested:
+            head = heads(trained, data, index[t], sample)
+            out[t] = np.asarray(predict_ensemble(trained, head, data.op_features)[0], np.float64)
+    return out
+
+
 def adapt_to_target(x, proxy_w, target_latency, config: ProxyConfig) -> Adaptation:
     """Lines 1-8 of Algorithm 5: measure the sample, estimate the SRCC, adapt if below s_th."""
-    rng = np.random.default_rng(config.seed)
-    sample = rng.choice(len(x), config.k_train + config.k_val, replace=False)
+    sample = target_sample(len(x), config)
     train, val = sample[: config.k_train], sample[config.k_train :]
     estimate = float(spearman((x @ proxy_w)[sample], target_latency[sample]))
     lams = np.logspace(*config.lambdas[:2], int(config.lambdas[2]))
@@ -89,9 +125,11 @@ def algorithm5(
     target_latency: np.ndarray,
     accuracy: np.ndarray,
     config: ProxyConfig = ProxyConfig(),
+    others: dict[str, np.ndarray] | None = None,
 ) -> dict:
     """Algorithm 5 for one target (x: operator features of every arch) and the alternatives
-    at the same k; returns SRCCs, λ, measurement counts and front hypervolume ratios."""
+    at the same k; returns SRCCs, λ, measurement counts and front hypervolume ratios.
+    ``others``: more predictors' latency of every arch (from the same k samples), scored alike."""
     n = len(x)
     ada = adapt_to_target(x, proxy_w, target_latency, config)
     sample, chosen_w, k = ada.sample, ada.weights, len(ada.sample)
@@ -104,9 +142,10 @@ def algorithm5(
         "lsq_target": linear_predictor(x, sample, target_latency),
         "baseline1": linear_predictor(x, many, target_latency),
     }
+    predicted = {name: x @ wp for name, wp in predictors.items()} | (others or {})
     fronts = {
-        name: pruned_front(x @ wp, accuracy, target_latency, oracle_hv, ref)
-        for name, wp in predictors.items()
+        name: pruned_front(p, accuracy, target_latency, oracle_hv, ref)
+        for name, p in predicted.items()
     }
     return {
         **_srcc_report(x, proxy_w, target_latency, ada),
@@ -117,6 +156,7 @@ def algorithm5(
             "adapted": k + fronts["adapted"].measured,
             "lsq_target": k + fronts["lsq_target"].measured,
             "baseline1": config.baseline_k + fronts["baseline1"].measured,
+            **{name: k + fronts[name].measured for name in others or {}},
         },
         "fronts": {name: f.index for name, f in fronts.items()},
     }
