@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -14,8 +15,20 @@ from scipy import optimize, stats
 
 from l2o.data import load_latency, load_nb201_accuracy
 from l2o.metrics import hypervolume_2d, pareto_front
-from l2o.predictors.baselines import min_norm_lstsq, operator_features
-from l2o.proxy.adaproxy import adapt_proxy, objective, select_lambda
+from l2o.predictors.baselines import (
+    DeviceMLPConfig,
+    fit_device_mlp,
+    min_norm_lstsq,
+    operator_features,
+)
+from l2o.predictors.fitting import FitConfig
+from l2o.proxy.adaproxy import (
+    adapt_proxy,
+    neural_proxy,
+    objective,
+    select_lambda,
+    to_proxy_units,
+)
 from l2o.proxy.srcc import estimate_srcc, select_proxy
 from l2o.proxy.study import pruned_front
 from l2o.spaces import get_space
@@ -164,7 +177,27 @@ def test_one_proxy_experiment_writes_its_contract(tmp_path):
             assert t["srcc_after"] >= 0.9
             assert t["hv_ratio"]["adapted"] >= 0.98 > t["hv_ratio"]["proxy"]
             assert t["hv_ratio"]["conditioned"] >= 0.9 and t["hv_ratio"]["baseline2"] is None
+            assert t["srcc_neural_after"] > t["srcc_neural_before"]
             assert t["n_target_measurements"] == t["measurements"]["adapted"] > 80
             assert (out / "fronts" / f"{device}.png").stat().st_size > 1000
         else:
             assert t["hv_ratio"] is None
+
+
+def test_neural_proxy_is_the_mlp_as_features_and_last_layer():
+    """φ(x)ᵀ w of the neural proxy reproduces the MLP's output, so Eq. 3.3 re-fits its last
+    layer; targets in its units map back to the latency through exp."""
+    table, space = load_latency("nb201"), get_space("nb201")
+    rows = np.random.default_rng(0).choice(15625, 200, replace=False)
+    params, apply, _ = fit_device_mlp(
+        jax.random.key(0),
+        space,
+        table.archs[rows],
+        table["pixel3"][rows],
+        DeviceMLPConfig(hidden=(16, 16), fixed_epochs=5, fit=FitConfig(max_epochs=5)),
+    )
+    phi, w = neural_proxy(params, space.one_hot_batch(table.archs[:50]))
+    ms = np.asarray(apply(params, jnp.asarray(table.archs[:50])))
+    np.testing.assert_allclose(
+        np.asarray(phi @ w), np.asarray(to_proxy_units(params, ms)), atol=1e-4
+    )

@@ -105,3 +105,24 @@ def select_lambda(adapted: Adapted, w, x_val, y_val) -> int:
     srcc = np.nan_to_num(srcc, nan=-1.0)
     best = np.flatnonzero(srcc >= srcc.max() - 1e-9)
     return int(best[np.argmax(np.asarray(adapted.lam)[best])])
+
+
+def neural_proxy(params: dict, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The thesis's footnote: a neural proxy predictor (``baselines.fit_device_mlp``, which
+    predicts standardised log-latency) as ``φ(x)ᵀ w`` for Eq. 3.3: its penultimate activations
+    plus a constant as φ [N, H + 1], its last layer (kernel and bias) as w [H + 1]. Adapting w
+    re-fits the last layer; targets go in the proxy's standardised log units
+    (:func:`to_proxy_units`)."""
+    layers = params["net"]["params"]
+    names = sorted(layers, key=lambda n: int(n.split("_")[-1]))
+    h = x
+    for name in names[:-1]:
+        h = jax.nn.relu(h @ layers[name]["kernel"] + layers[name]["bias"])
+    last = layers[names[-1]]
+    phi = jnp.concatenate([h, jnp.ones((*h.shape[:-1], 1), h.dtype)], -1)
+    return phi, jnp.concatenate([last["kernel"][:, 0], last["bias"]])
+
+
+def to_proxy_units(params: dict, latency_ms) -> jax.Array:
+    """Target latencies in the neural proxy's output units (standardised log-latency)."""
+    return (jnp.log(jnp.asarray(latency_ms, jnp.float32)) - params["log_mean"]) / params["log_std"]

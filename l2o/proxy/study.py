@@ -23,7 +23,7 @@ from l2o.predictors.baselines import min_norm_lstsq
 from l2o.predictors.fitting import FitConfig
 from l2o.predictors.latency import LatencyNetConfig, heads, predict_ensemble, train_latency_net
 from l2o.predictors.study import Split, latency_setup
-from l2o.proxy.adaproxy import adapt_proxy, select_lambda
+from l2o.proxy.adaproxy import adapt_proxy, select_lambda, to_proxy_units
 
 RCOND = 1e-10
 
@@ -178,3 +178,15 @@ def srcc_only(x: np.ndarray, proxy_w: np.ndarray, target_latency: np.ndarray, co
     ada = adapt_to_target(x, proxy_w, target_latency, config)
     report = _srcc_report(x, proxy_w, target_latency, ada)
     return {**report, "n_target_measurements": len(ada.sample), "hv_ratio": None}
+
+
+def neural_srcc_after(phi, w, target_latency, proxy_params, config: ProxyConfig) -> float:
+    """SRCC on every arch after re-fitting the neural proxy's last layer (Eq. 3.3 on its
+    penultimate features ``phi``, last layer ``w``) from the same k samples."""
+    sample = target_sample(len(phi), config)
+    train, val = sample[: config.k_train], sample[config.k_train :]
+    z = np.asarray(to_proxy_units(proxy_params, target_latency), np.float64)
+    lams = np.logspace(*config.lambdas[:2], int(config.lambdas[2]))
+    adapted = adapt_proxy(w, phi[train], z[train], lams, intercept=config.intercept)
+    best = select_lambda(adapted, w, phi[val], z[val])
+    return float(spearman(phi @ np.asarray(adapted.weights(jnp.asarray(w))[best]), z))
