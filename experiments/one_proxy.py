@@ -8,12 +8,15 @@ pruned, against the exhaustive oracle front on measured latency and ``accuracy_d
 accuracy, next to a least-squares predictor fitted on the same k target samples and baseline #1
 (a target predictor from ``baseline_k`` measurements). ``summary.json`` keys: ``proxy``,
 ``space``, ``targets`` {device: {srcc_before, srcc_estimate, srcc_after, adapted, k, lambda,
-n_target_measurements, measurements {proxy, adapted, lsq_target, baseline1}, hv_ratio {proxy,
+n_target_measurements, measurements {proxy, adapted, lsq_target, baseline1, conditioned}, srcc
+(each predictor's SRCC with the target on every arch), hv_ratio {proxy,
 adapted, lsq_target, baseline1, baseline2, conditioned}}} (hv_ratio null without accuracies;
 baseline2, depth scaling, is null on spaces without depth slots; conditioned: the
 device-conditioned latency network adapted from the same k samples, trained on the other half
 of the devices), ``srcc_after_mean_weak`` (mean srcc_after over targets with srcc_before < s_th),
-``hv_ratio_adapted_mean``, ``srcc_estimation`` {target: {k: [mean, std]}} (proxy vs target),
+``hv_ratio_adapted_mean``, ``comparison`` {predictor: {srcc, hv_ratio, measurements}} (means
+over the targets; null without accuracies), ``srcc_estimation`` {target: {k: [mean, std]}}
+(proxy vs target),
 ``srcc_neural_before``/``srcc_neural_after`` per target (the neural variant: a per-device MLP
 proxy on ``neural_archs`` archs, its last layer re-fitted from the same k samples; absent with
 ``neural_archs=0``), ``proxy_selection`` {chosen, scores, mean_srcc}, ``solve_seconds`` (one
@@ -139,6 +142,7 @@ def main(cfg: DictConfig) -> dict:
             if accuracy is not None
             else None
         ),
+        "comparison": comparison(results) if accuracy is not None else None,
         "srcc_estimation": estimation,
         "proxy_selection": selection,
         "solve_seconds": solve_seconds(x, w, table[targets[0]], config),
@@ -161,6 +165,23 @@ def main(cfg: DictConfig) -> dict:
         f"adapted front hv ratio mean: {summary['hv_ratio_adapted_mean']}; wrote {out}"
     )
     return summary
+
+
+def comparison(results: dict) -> dict:
+    """Every predictor at equal k, averaged over the targets: SRCC, front hypervolume ratio and
+    target measurements (the table that settles which to use)."""
+    names = next(iter(results.values()))["srcc"]
+    return {
+        name: {
+            key: float(np.mean([r[field][name] for r in results.values()]))
+            for key, field in (
+                ("srcc", "srcc"),
+                ("hv_ratio", "hv_ratio"),
+                ("measurements", "measurements"),
+            )
+        }
+        for name in names
+    }
 
 
 def solve_seconds(x, w, y, config: ProxyConfig) -> float:

@@ -178,6 +178,9 @@ def test_one_proxy_experiment_writes_its_contract(tmp_path):
             assert t["hv_ratio"]["adapted"] >= 0.98 > t["hv_ratio"]["proxy"]
             assert t["hv_ratio"]["conditioned"] >= 0.9 and t["hv_ratio"]["baseline2"] is None
             assert t["srcc_neural_after"] > t["srcc_neural_before"]
+            assert t["srcc"]["adapted"] == pytest.approx(t["srcc_after"], abs=1e-6)
+            assert set(t["srcc"]) == {"proxy", "adapted", "lsq_target", "baseline1", "conditioned"}
+            assert s["comparison"]["adapted"]["hv_ratio"] == t["hv_ratio"]["adapted"]
             assert t["n_target_measurements"] == t["measurements"]["adapted"] > 80
             assert (out / "fronts" / f"{device}.png").stat().st_size > 1000
         else:

@@ -151,6 +151,7 @@ def algorithm5(
         **_srcc_report(x, proxy_w, target_latency, ada),
         "n_target_measurements": k + fronts["adapted"].measured,
         "hv_ratio": {name: f.hv_ratio for name, f in fronts.items()},
+        "srcc": {name: float(spearman(p, target_latency)) for name, p in predicted.items()},
         "measurements": {
             "proxy": fronts["proxy"].measured,
             "adapted": k + fronts["adapted"].measured,
