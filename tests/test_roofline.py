@@ -1,6 +1,11 @@
 """The roofline model against closed forms: element counts, the ridge point, memory- and
 compute-bound layers, and the vectorised tables against a Python loop."""
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import jax
 import numpy as np
 import pytest
@@ -16,6 +21,8 @@ from l2o.simulator.roofline import (
 )
 from l2o.spaces import get_space
 from l2o.spaces.base import Layer, conv
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_layer_table_counts_by_hand():
@@ -87,8 +94,44 @@ def test_vectorised_tables_equal_a_python_loop():
             assert got[d, i] == pytest.approx(ref, rel=1e-5)
 
 
+def test_a_batch_reuses_the_weights():
+    table = layer_table([conv("c", 64, 128, 4, k=3)])  # weight-heavy: 73728 weights, 3072 acts
+    one = RooflineDevice("b1", 1000.0, 1.0)  # memory-bound at batch 1
+    big = RooflineDevice("b64", 1000.0, 1.0, batch_size=64)
+    flops, nbytes = flops_and_bytes(table, 32, 64)
+    np.testing.assert_allclose(flops, 64 * 2 * table[:, 0])
+    np.testing.assert_allclose(nbytes, 4 * (table[:, 1] + 64 * (table[:, 2] + table[:, 3])))
+    assert float(operational_intensity(table, 32, 64)[0]) > 10 * float(
+        operational_intensity(table, 32)[0]
+    )
+    per_input = np.asarray(latency_ms(table, [one, big]))  # whole-batch time
+    assert per_input[1] / 64 < per_input[0]
+
+
 def test_spec_sheet_devices():
     with pytest.raises(ValueError, match="peak_gflops"):
         RooflineDevice.from_device(get_device("pixel3"))  # no FP32 peak on its spec sheet
-    gpu = RooflineDevice.from_device(get_device("titan_rtx_1"))
-    assert gpu.ridge == pytest.approx(gpu.peak_gflops / gpu.bandwidth_gbs)
+    gpu = RooflineDevice.from_device(get_device("titan_rtx_32"))
+    assert gpu.ridge == pytest.approx(gpu.peak_gflops / gpu.bandwidth_gbs) and gpu.batch_size == 32
+
+
+def test_roofline_experiment_writes_its_contract(tmp_path):
+    cmd = [
+        sys.executable,
+        "-m",
+        "experiments.roofline",
+        "space=ofa_mbv3",
+        "archs=100",
+        f"hydra.run.dir={tmp_path}",
+    ]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True, timeout=600)
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["n_archs"] == 100 and set(s["archs"]) == {"flops", "bytes", "intensity"}
+    d = s["devices"]["titan_rtx_1"]
+    assert d["ridge"] == pytest.approx(d["peak_gflops"] / d["bandwidth_gbs"])
+    assert 0 <= d["compute_bound_share"] <= 1 and d["regime"] in ("compute", "memory")
+    assert (
+        s["srcc"]["within_pairs"] + s["srcc"]["cross_pairs"]
+        == len(s["devices"]) * (len(s["devices"]) - 1) // 2
+    )
+    assert (tmp_path / "roofline.png").stat().st_size > 1000

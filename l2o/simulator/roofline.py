@@ -39,15 +39,18 @@ def layer_table(layers: list[Layer]) -> np.ndarray:
     return np.asarray(rows, np.float64).reshape(-1, 4)
 
 
-def flops_and_bytes(table, bits: int = 32):
-    """(flops [..., n], bytes [..., n]) of layer tables at ``bits`` per element."""
+def flops_and_bytes(table, bits: int = 32, batch=1):
+    """(flops [..., n], bytes [..., n]) of layer tables at ``bits`` per element for a batch of
+    ``batch`` inputs: compute and activations scale with the batch, weights are read once."""
     table = jnp.asarray(table)
-    return 2.0 * table[..., 0], table[..., 1:].sum(-1) * (bits / 8.0)
+    flops = 2.0 * table[..., 0] * batch
+    elements = table[..., 1] + batch * (table[..., 2] + table[..., 3])
+    return flops, elements * (bits / 8.0)
 
 
-def operational_intensity(table, bits: int = 32):
+def operational_intensity(table, bits: int = 32, batch=1):
     """FLOP per byte of each layer [..., n] (0 for a layer that moves nothing)."""
-    flops, nbytes = flops_and_bytes(table, bits)
+    flops, nbytes = flops_and_bytes(table, bits, batch)
     return jnp.where(nbytes > 0, flops / jnp.where(nbytes > 0, nbytes, 1.0), 0.0)
 
 
@@ -57,6 +60,7 @@ class RooflineDevice:
     peak_gflops: float  # FLOP/s x 1e9
     bandwidth_gbs: float  # byte/s x 1e9
     efficiency: float = 1.0  # fraction of both peaks reached
+    batch_size: int = 1  # inputs per inference: a larger batch reuses the weights more
 
     def __post_init__(self):
         if self.peak_gflops <= 0 or self.bandwidth_gbs <= 0:
@@ -79,14 +83,16 @@ class RooflineDevice:
                 f"device {device.name!r} has no {' or '.join(missing)} on its spec sheet "
                 f"(conf/device/{device.name}.yaml); a roofline needs both"
             )
-        return cls(device.name, float(peak), float(bw), efficiency)
+        return cls(device.name, float(peak), float(bw), efficiency, device.batch_size)
 
 
 def layer_times(table, devices: list[RooflineDevice], bits: int = 32):
-    """Seconds per layer on every device: tables [..., n, 4] -> [D, ..., n]; and whether each
-    layer is compute-bound there (bool, same shape)."""
-    flops, nbytes = flops_and_bytes(table, bits)
-    shape = (len(devices),) + (1,) * flops.ndim
+    """Seconds per layer (for the device's whole batch) on every device: tables [..., n, 4] ->
+    [D, ..., n]; and whether each layer is compute-bound there (bool, same shape)."""
+    table = jnp.asarray(table)
+    shape = (len(devices),) + (1,) * (table.ndim - 1)
+    batch = jnp.asarray([d.batch_size for d in devices], jnp.float32).reshape(shape)
+    flops, nbytes = flops_and_bytes(table, bits, batch)
     eff = jnp.asarray([d.efficiency for d in devices]).reshape(shape)
     peak = jnp.asarray([d.peak_gflops * 1e9 for d in devices]).reshape(shape) * eff
     bw = jnp.asarray([d.bandwidth_gbs * 1e9 for d in devices]).reshape(shape) * eff
@@ -97,3 +103,20 @@ def layer_times(table, devices: list[RooflineDevice], bits: int = 32):
 def latency_ms(table, devices: list[RooflineDevice], bits: int = 32):
     """Whole-network latency (ms) on every device: tables [..., n, 4] -> [D, ...]."""
     return layer_times(table, devices, bits)[0].sum(-1) * 1e3
+
+
+def space_tables(space, archs) -> np.ndarray:
+    """Layer tables of many architectures, zero-padded to the longest: float64[N, n_max, 4]
+    (a zero row takes no time on any device)."""
+    tables = [layer_table(space.layers(a)) for a in np.asarray(archs)]
+    n = max(len(t) for t in tables)
+    return np.stack([np.pad(t, ((0, n - len(t)), (0, 0))) for t in tables])
+
+
+def network_regime(table, devices: list[RooflineDevice], bits: int = 32):
+    """Latency (ms) [D, N] and the share of each network's time spent in compute-bound
+    layers [D, N]: above 1/2 the network is compute-bound on that device."""
+    times, compute = layer_times(table, devices, bits)
+    total = times.sum(-1)
+    share = jnp.where(compute, times, 0.0).sum(-1) / jnp.where(total > 0, total, 1.0)
+    return total * 1e3, share
