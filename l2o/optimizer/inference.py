@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -99,6 +100,13 @@ def decode(
     if mode == "budget":
         best = repair(land, best, v, jnp.exp(u))
     return best
+
+
+@functools.partial(jax.jit, static_argnames=("net", "land", "mode", "k"))
+def decode_many(net, params, land, v, us, keys, mode: str, k: int = 1, margin=0.0) -> jax.Array:
+    """:func:`decode` for one head ``v`` at every condition ``us`` [C] (keys [C]): int32[C, L].
+    One compile serves every set of params of the same network (a jit cache, not a closure)."""
+    return jax.vmap(lambda u, key: decode(net, params, land, v, u, mode, key, k, margin))(us, keys)
 
 
 def polish(

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from l2o import checkpoints
-from l2o.optimizer.inference import decode
+from l2o.optimizer.inference import decode_many
 from l2o.optimizer.landscape import Landscape, build_landscape
 from l2o.optimizer.network import OptimizerNet, TrainedOptimizer
 from l2o.optimizer.study import (
@@ -56,14 +56,11 @@ class Model(NamedTuple):
             mode, u = "lambda", np.log10(float(lam))
         net, params = self.nets[mode]
         key = jax.random.key(seed)
-        return _decode(net, params, self.landscape, v, jnp.float32(u), mode, key, k, margin)
-
-
-def _decode(net, params, land, v, u, mode, key, k, margin):
-    run = jax.jit(
-        lambda p, v, u, key: decode(net, p, land, v, u, mode, key, k, margin),
-    )
-    return np.asarray(run(params, v, u, key))
+        us = jnp.asarray([u], jnp.float32)
+        archs = decode_many(
+            net, params, self.landscape, v, us, key[None], mode=mode, k=k, margin=margin
+        )
+        return np.asarray(archs[0])
 
 
 def _json_config(perf: PerformanceNetworks, latency_config, acc_hidden, opt_hidden) -> dict:

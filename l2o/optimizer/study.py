@@ -25,7 +25,7 @@ import numpy as np
 from l2o import checkpoints
 from l2o.data import load_latency, load_nb201_accuracy
 from l2o.metrics import hypervolume_2d
-from l2o.optimizer.inference import POLISH, decode, polish, score
+from l2o.optimizer.inference import POLISH, decode, decode_many, polish, score
 from l2o.optimizer.landscape import Landscape, build_landscape
 from l2o.optimizer.network import TrainedOptimizer, design
 from l2o.predictors.accuracy import AccuracyConfig, fit_accuracy_mlp
@@ -292,13 +292,11 @@ def _timed(fn, *args, repeats: int = 20) -> float:
 def designs(opt: TrainedOptimizer, land: Landscape, target: Target, us, mode, k, margin, seed):
     """The network's designs for the target at every condition of ``us`` (one vmapped call):
     int32[len(us), L]; ``k`` best-of-K candidates, ``margin`` for budgets."""
-    run = jax.jit(
-        jax.vmap(
-            lambda u, key: decode(opt.net, opt.params, land, target.v, u, mode, key, k, margin)
-        )
-    )
     keys = jax.random.split(jax.random.key(seed), len(us))
-    return np.asarray(run(jnp.asarray(us, jnp.float32), keys))
+    us = jnp.asarray(us, jnp.float32)
+    return np.asarray(
+        decode_many(opt.net, opt.params, land, target.v, us, keys, mode=mode, k=k, margin=margin)
+    )
 
 
 def objective_gaps(land: Landscape, target: Target, us, archs, reference: np.ndarray) -> dict:
