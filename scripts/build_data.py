@@ -36,6 +36,20 @@ DEVICE_RENAMES = {
     "titan_xp_64": "titanxp_64",
 }
 NOTE10_RESOLUTIONS = (160, 176, 192, 208, 224)
+# maestro/SOURCE.txt lists no sums, so each folder's is pinned here (Ren-Research/CoDesign @
+# b89e171): sha256 of the folder's ``sha256sum`` listing, files in sorted order.
+MAESTRO_SHA256 = {
+    "layerwise_examples": "c4d318a71a2d11c0b59ea4cecfaa49b761c78888cd0c9e3ebebca400593c4765",
+    "hw": "0389a94f75669773cc10b936b0e99dfe11f1886840f2b1acda9a364148a403e3",
+    "model_examples": "9a8dacda2ce46464e4af57e9f5aeed14c5c4aa97a85ade8e8f763162e8f65ccf",
+}
+# The four MAESTRO runs: (file, network, dataflow, PEs).
+MAESTRO_RUNS = (
+    ("MobileNetV2_kcp_ws_pe256.csv", "mobilenetv2", "kcp", 256),
+    ("Resnet50_kcp_ws_pe256.csv", "resnet50", "kcp", 256),
+    ("Resnet50_kcp_ws_pe1024.csv", "resnet50", "kcp", 1024),
+    ("Resnet50_rs_pe256.csv", "resnet50", "yrp", 256),
+)
 
 
 class Sources:
@@ -148,6 +162,111 @@ def build_ofa_predictor(src: Sources) -> dict:
     return {name.replace(".", "_"): array for name, array in state.items()}
 
 
+def maestro_folder(root: Path, name: str) -> Path:
+    """``maestro/<name>``, checked against its pinned listing digest."""
+    folder = root / "maestro" / name
+    listing = "".join(
+        f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n"
+        for p in sorted(folder.iterdir(), key=lambda p: p.name)
+    )
+    digest = hashlib.sha256(listing.encode()).hexdigest()
+    if digest != MAESTRO_SHA256[name]:
+        raise SystemExit(f"{folder}: listing sha256 {digest} != {MAESTRO_SHA256[name]} pinned")
+    return folder
+
+
+def maestro_layer(inputs: int, weights: int, macs: int, previous: int, name: str) -> tuple:
+    """(K, C, R, S, Yo, Xo, stride, depthwise) of one MAESTRO layer from its element counts.
+
+    MAESTRO's layer-wise outputs name the layer but not its shape; the shape is the one whose
+    input (C·Y·X), weight (K·C·R·S, or C·R·S depthwise) and MAC counts all match, with square
+    maps and kernels, no padding (Yo = (Y - R) // stride + 1, MAESTRO's convention) and, among
+    several, the one whose C continues the previous layer's output channels. A depthwise layer
+    (MAESTRO's DSCONV, K = 1) is stored with K = C.
+    """
+    found = []
+    for depthwise in (True, False):
+        for r in (1, 3, 5, 7):
+            for stride in (1, 2):
+                for y in range(r, 300):
+                    if inputs % (y * y):
+                        continue
+                    c = inputs // (y * y)
+                    per_k = c * r * r
+                    if weights % per_k or (depthwise and weights != per_k):
+                        continue
+                    k = c if depthwise else weights // per_k
+                    yo = (y - r) // stride + 1
+                    for xo in (yo, yo - 1):  # YR-P's CONV1 loses an output column to rounding
+                        if weights * yo * xo == macs:
+                            found.append((k, c, r, r, yo, xo, stride, int(depthwise)))
+    chained = [f for f in found if f[1] == previous]
+    if not (chained or found):
+        raise SystemExit(f"MAESTRO layer {name}: no shape matches its counts")
+    return (chained or found)[0]
+
+
+def build_maestro(root: Path) -> dict[str, np.ndarray]:
+    """MAESTRO's layer-wise runs (shapes recovered from their counts), the 50 hardware files and
+    the DARTS layer lists."""
+    out = {}
+    runs = maestro_folder(root, "layerwise_examples")
+    for file, net, dataflow, pes in MAESTRO_RUNS:
+        with open(runs / file) as f:
+            rows = [[cell.strip() for cell in row] for row in csv.reader(f)]
+        head = rows[0]
+        col = {name: head.index(name) for name in head}
+        key = f"{net}_{dataflow}_pe{pes}"
+        dims, previous = [], 3
+        for row in rows[1:]:
+            count = [
+                int(row[col[c]])
+                for c in ("Num Total Input Pixels", "Num Total Weight Pixels", "Num MACs")
+            ]
+            layer = maestro_layer(*count, previous, row[col["Layer Number"]])
+            dims.append(layer)
+            previous = layer[0]
+            if int(row[col["NumPEs"]]) != pes:
+                raise SystemExit(f"{file}: NumPEs {row[col['NumPEs']]} != {pes}")
+        out[f"{key}_names"] = np.array([row[col["Layer Number"]] for row in rows[1:]])
+        out[f"{key}_dims"] = np.array(dims, np.int32)
+        for field, name in (
+            ("runtime", "Runtime (Cycles)"),
+            ("energy", "Activity count-based Energy (nJ)"),
+            ("area", "Area"),
+            ("l1_bytes", "L1 SRAM Size (Bytes)"),
+            ("l2_bytes", "L2 SRAM Size (Bytes)"),
+        ):
+            out[f"{key}_{field}"] = np.array([float(row[col[name]]) for row in rows[1:]])
+    hw = maestro_folder(root, "hw")
+    fields = ("num_pes", "l1_size_cstr", "l2_size_cstr", "noc_bw_cstr", "offchip_bw_cstr")
+    table, index = [], []
+    for path in sorted(hw.glob("accelerator_*.m"), key=lambda p: int(p.stem.split("_")[1])):
+        spec = dict(re.findall(r"(\w+):\s*(\d+)", path.read_text()))
+        table.append([int(spec[f]) for f in fields])
+        index.append(int(path.stem.split("_")[1]))
+    out["hw"], out["hw_index"] = np.array(table, np.int32), np.array(index, np.int32)
+    models = maestro_folder(root, "model_examples")
+    shape = re.compile(
+        r"Type:\s*(\w+)\s*(?:Stride\s*\{\s*X:\s*(\d+),\s*Y:\s*(\d+)\s*\}\s*)?Dimensions\s*"
+        r"\{\s*K:\s*(\d+),\s*C:\s*(\d+),\s*R:\s*(\d+),\s*S:\s*(\d+),\s*Y:\s*(\d+),\s*X:\s*(\d+)"
+    )
+    for i in range(10):
+        text = (models / f"{i}_dnn_model.m").read_text()
+        dims = []
+        for kind, sx, sy, k, c, r, s_, y, x in shape.findall(text):
+            k, c, r, s_, y, x = map(int, (k, c, r, s_, y, x))
+            sx, sy = int(sx or 1), int(sy or 1)  # the classifier (Linear) gives no stride
+            dw = kind == "DSCONV"
+            dims.append(
+                (c if dw else k, c, r, s_, (y - r) // sy + 1, (x - s_) // sx + 1, sy, int(dw))
+            )
+        if len(dims) != text.count("Type:"):
+            raise SystemExit(f"{i}_dnn_model.m: parsed {len(dims)} of {text.count('Type:')}")
+        out[f"darts{i}_dims"] = np.array(dims, np.int32)
+    return out
+
+
 def build_note10(src: Sources) -> dict:
     tables = {}
     for r in NOTE10_RESOLUTIONS:
@@ -173,6 +292,7 @@ def main() -> None:
         ("fbnet", build_fbnet),
         ("ofa_mbv3", build_ofa),
         ("ofa_acc_predictor", build_ofa_predictor),
+        ("maestro", lambda src: build_maestro(src.root)),
     ):
         arrays = build(src)
         np.savez_compressed(out / f"{name}.npz", **arrays)

@@ -117,3 +117,70 @@ def load_note10_lut() -> dict[int, dict[str, float]]:
         return {int(r): {str(k): float(v) for k, v in t.items()} for r, t in raw.items()}
     except (ValueError, AttributeError) as e:
         raise ValueError(f"{path}: malformed lookup table ({e}); {_REBUILD}") from e
+
+
+MAESTRO_RUNS = (
+    "mobilenetv2_kcp_pe256",
+    "resnet50_kcp_pe256",
+    "resnet50_kcp_pe1024",
+    "resnet50_yrp_pe256",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class MaestroRun:
+    """MAESTRO's real per-layer output for one network on one accelerator."""
+
+    key: str  # "<network>_<dataflow>_pe<PEs>"
+    layers: tuple[str, ...]
+    dims: np.ndarray  # int32[n, 8]: K, C, R, S, Yo, Xo, stride, depthwise (K = C when depthwise)
+    runtime: np.ndarray  # float64[n] cycles
+    energy: np.ndarray  # float64[n] nJ (activity-count based)
+    area: np.ndarray  # float64[n] MAESTRO's area estimate of the accelerator sized for the layer
+    l1_bytes: np.ndarray  # float64[n] L1 size the layer needs
+    l2_bytes: np.ndarray  # float64[n] L2 size the layer needs
+
+    @property
+    def network(self) -> str:
+        return self.key.split("_")[0]
+
+    @property
+    def dataflow(self) -> str:
+        return self.key.split("_")[1]
+
+    @property
+    def num_pes(self) -> int:
+        return int(self.key.split("_pe")[1])
+
+
+@functools.cache
+def load_maestro_run(key: str) -> MaestroRun:
+    """One of MAESTRO's layer-wise example runs (:data:`MAESTRO_RUNS`)."""
+    if key not in MAESTRO_RUNS:
+        raise ValueError(f"unknown MAESTRO run {key!r}; known: {', '.join(MAESTRO_RUNS)}")
+    fields = ("names", "dims", "runtime", "energy", "area", "l1_bytes", "l2_bytes")
+    raw = read_npz("maestro", {f"{key}_{f}": (-1, 8) if f == "dims" else (-1,) for f in fields})
+    n = len(raw[f"{key}_names"])
+    for f in fields[1:]:
+        if len(raw[f"{key}_{f}"]) != n:
+            raise ValueError(f"{DATA_DIR / 'maestro.npz'}: field '{key}_{f}' has a length != {n}")
+    return MaestroRun(
+        key, tuple(str(x) for x in raw[f"{key}_names"]), *(raw[f"{key}_{f}"] for f in fields[1:])
+    )
+
+
+@functools.cache
+def load_maestro_hw() -> tuple[np.ndarray, np.ndarray]:
+    """MAESTRO's 50 example accelerators: their file numbers int32[50] (``accelerator_<i>.m``,
+    1..51 without 11) and int32[50, 5] num_pes, l1_size_cstr, l2_size_cstr, noc_bw_cstr,
+    offchip_bw_cstr."""
+    raw = read_npz("maestro", {"hw_index": (50,), "hw": (50, 5)})
+    return raw["hw_index"], raw["hw"]
+
+
+@functools.cache
+def load_darts_layers(model: int) -> np.ndarray:
+    """MAESTRO's layer list of DARTS genotype ``model`` (0-9): int32[n, 8] as MaestroRun.dims."""
+    if model not in range(10):
+        raise ValueError(f"DARTS model examples are 0..9, got {model}")
+    return read_npz("maestro", {f"darts{model}_dims": (-1, 8)})[f"darts{model}_dims"]
