@@ -174,7 +174,7 @@ def _mapping(dims, hw, m: CostModel):
     steps = jnp.select(
         [use_dpt, flow == KCP, flow == YRP], [dpt_steps, kcp_steps, yrp_steps], xp_steps
     )
-    work = jnp.where(flow == YRP, kt * s, window)
+    work = jnp.where((flow == YRP) & ~use_dpt, kt * s, window)
     e = jnp.select([use_dpt, flow == KCP, flow == YRP], [dpt_e, kcp_e, yrp_e], xp_e)
     mcast = jnp.select([use_dpt, flow == KCP, flow == YRP], [1.0, kcp_mc, yrp_mc], xp_mc)
     red = jnp.select([use_dpt, flow == KCP, flow == YRP], [dpt_red, kcp_red, 1.0], xp_red)
