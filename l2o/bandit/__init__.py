@@ -1,0 +1,1 @@
+"""Aquaman (thesis Chapter 2): neural-UCB model selection from delayed user feedback."""
