@@ -43,6 +43,8 @@ MAESTRO_SHA256 = {
     "hw": "0389a94f75669773cc10b936b0e99dfe11f1886840f2b1acda9a364148a403e3",
     "model_examples": "9a8dacda2ce46464e4af57e9f5aeed14c5c4aa97a85ade8e8f763162e8f65ccf",
 }
+# nb301/ (its SOURCE.txt lists no sums either)
+NB301_SHA256 = "7e09709f19c0ddc29baede144790e9391ec50ebd5ee0bfbbc2b321af45ae83d2"
 # The four MAESTRO runs: (file, network, dataflow, PEs).
 MAESTRO_RUNS = (
     ("MobileNetV2_kcp_ws_pe256.csv", "mobilenetv2", "kcp", 256),
@@ -162,17 +164,43 @@ def build_ofa_predictor(src: Sources) -> dict:
     return {name.replace(".", "_"): array for name, array in state.items()}
 
 
-def maestro_folder(root: Path, name: str) -> Path:
-    """``maestro/<name>``, checked against its pinned listing digest."""
-    folder = root / "maestro" / name
+def pinned_folder(folder: Path, expected: str) -> Path:
+    """A source folder whose listing (``sha256sum`` of its files, sorted) has a pinned digest."""
     listing = "".join(
         f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n"
         for p in sorted(folder.iterdir(), key=lambda p: p.name)
     )
     digest = hashlib.sha256(listing.encode()).hexdigest()
-    if digest != MAESTRO_SHA256[name]:
-        raise SystemExit(f"{folder}: listing sha256 {digest} != {MAESTRO_SHA256[name]} pinned")
+    if digest != expected:
+        raise SystemExit(f"{folder}: listing sha256 {digest} != {expected} pinned")
     return folder
+
+
+def maestro_folder(root: Path, name: str) -> Path:
+    return pinned_folder(root / "maestro" / name, MAESTRO_SHA256[name])
+
+
+def build_nb301(root: Path) -> dict[str, np.ndarray]:
+    """The 10000 DARTS genotypes as NB301 vectors, their NB301 accuracies, FLOPs (MACs of the
+    16x16 network) and the thesis's 1018-arch selection."""
+    from l2o.spaces.nb301 import NB301
+
+    folder = pinned_folder(root / "nb301", NB301_SHA256)
+    space = NB301()
+    genotypes = json.loads((folder / "nb301_genotypes_10k.json").read_text())
+    archs = np.stack([space.from_genotype(g) for g in genotypes]).astype(np.int8)
+
+    def floats(name):
+        with open(folder / name, "rb") as f:
+            return np.asarray(pickle.load(f), np.float64)
+
+    selected = floats("selected_1018_index.pickle").astype(np.int32)
+    return {
+        "archs": archs,
+        "accuracy": floats("nb301_accuracy_10k.pickle"),
+        "flops": floats("flops_16x16_10k.pickle"),
+        "selected": selected,
+    }
 
 
 def maestro_layer(inputs: int, weights: int, macs: int, previous: int, name: str) -> tuple:
@@ -293,6 +321,7 @@ def main() -> None:
         ("ofa_mbv3", build_ofa),
         ("ofa_acc_predictor", build_ofa_predictor),
         ("maestro", lambda src: build_maestro(src.root)),
+        ("nb301", lambda src: build_nb301(src.root)),
     ):
         arrays = build(src)
         np.savez_compressed(out / f"{name}.npz", **arrays)

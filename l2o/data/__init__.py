@@ -184,3 +184,24 @@ def load_darts_layers(model: int) -> np.ndarray:
     if model not in range(10):
         raise ValueError(f"DARTS model examples are 0..9, got {model}")
     return read_npz("maestro", {f"darts{model}_dims": (-1, 8)})[f"darts{model}_dims"]
+
+
+@dataclasses.dataclass(frozen=True)
+class NB301Sample:
+    """The thesis's NAS-Bench-301 sample (Chapter 4)."""
+
+    archs: np.ndarray  # int8[10000, 32] NB301 vectors (l2o.spaces.nb301)
+    accuracy: np.ndarray  # float64[10000] NB301 v0.9 surrogate CIFAR-10 accuracy (%)
+    flops: np.ndarray  # float64[10000] MACs of the 16x16 network (the authors' "FLOPs")
+    selected: np.ndarray  # int32[1018] the archs the thesis simulated
+
+
+@functools.cache
+def load_nb301() -> NB301Sample:
+    raw = read_npz(
+        "nb301",
+        {"archs": (10000, 32), "accuracy": (10000,), "flops": (10000,), "selected": (1018,)},
+    )
+    if raw["selected"].min() < 0 or raw["selected"].max() >= 10000:
+        raise ValueError(f"{DATA_DIR / 'nb301.npz'}: field 'selected' indexes outside the sample")
+    return NB301Sample(raw["archs"], raw["accuracy"], raw["flops"], raw["selected"])
