@@ -20,7 +20,7 @@ import jax
 import numpy as np
 
 from experiments._setup import setup_jax
-from l2o.simulator.dataflow import hw_table, layer_costs, layer_table, reference_costs
+from l2o.simulator.dataflow import hw_table, layer_costs, reference_costs, space_tables
 from l2o.simulator.synthetic import AcceleratorGrid, accelerator_devices
 from l2o.spaces import get_space
 
@@ -35,9 +35,7 @@ def main() -> None:
     archs = np.asarray(space.enumerate())
     accelerators = AcceleratorGrid().sample(args.accelerators, seed=0)
     hw = hw_table(accelerators)
-    tables = [layer_table(space.layers(a)) for a in archs[: args.archs]]
-    n = max(len(t) for t in tables)
-    dense = np.stack([np.pad(t, ((0, n - len(t)), (0, 0))) for t in tables])
+    dense = space_tables(space, archs[: args.archs])
     real = int((dense[..., 0] > 0).sum()) * len(hw)
     jax.block_until_ready(layer_costs(dense, hw))  # compile
     times = []

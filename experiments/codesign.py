@@ -36,7 +36,14 @@ from experiments._setup import setup_jax
 from l2o import codesign
 from l2o.metrics import srcc_matrix
 from l2o.results import plot_matrix, write_summary
-from l2o.simulator.dataflow import DATAFLOWS, Accelerator, hw_table, layer_costs, layer_table
+from l2o.simulator.dataflow import (
+    DATAFLOWS,
+    Accelerator,
+    area,
+    hw_table,
+    layer_costs,
+    space_tables,
+)
 from l2o.simulator.synthetic import AcceleratorGrid, accelerator_devices, accelerator_name
 from l2o.spaces import get_space
 
@@ -111,13 +118,12 @@ def stats(matrix: np.ndarray) -> dict:
 def part_costs(space, archs, hw, parts: int) -> np.ndarray:
     """Each network's layers in ``parts`` contiguous parts: cost of each part on each
     accelerator, ``[H, N, parts]`` (ms)."""
-    tables = [layer_table(space.layers(a)) for a in archs]
-    n = max(len(t) for t in tables)
-    dense = np.stack([np.pad(t, ((0, n - len(t)), (0, 0))) for t in tables])
-    owner = np.zeros((len(archs), n), np.int32)
-    for i, t in enumerate(tables):
-        owner[i, : len(t)] = np.repeat(
-            np.arange(parts), np.diff(np.linspace(0, len(t), parts + 1).astype(int))
+    dense = space_tables(space, archs)
+    lengths = (dense[..., 0] > 0).sum(1)
+    owner = np.zeros(dense.shape[:2], np.int32)
+    for i, length in enumerate(lengths):
+        owner[i, :length] = np.repeat(
+            np.arange(parts), np.diff(np.linspace(0, length, parts + 1).astype(int))
         )
     cycles, _, _ = layer_costs(dense, hw)
     cycles = np.asarray(cycles) / 1e6  # ms at 1 GHz
@@ -141,8 +147,6 @@ def main(cfg: DictConfig) -> dict:
     table_seconds = time.perf_counter() - t0
     lat, energy = tables.latency_ms.astype(np.float64), tables.energy_nj.astype(np.float64)
     hw = hw_table(accs)
-    from l2o.simulator.dataflow import area
-
     allowed = np.ones(len(accs), bool)
     if cfg.area_budget is not None:
         allowed = np.asarray(area(hw)) <= cfg.area_budget

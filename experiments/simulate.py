@@ -30,7 +30,7 @@ from experiments._setup import setup_jax
 from l2o.data import MAESTRO_RUNS, load_maestro_run
 from l2o.metrics import srcc_matrix
 from l2o.results import plot_matrix, write_summary
-from l2o.simulator.dataflow import CostModel, hw_table, layer_costs, layer_table
+from l2o.simulator.dataflow import CostModel, hw_table, layer_costs, space_tables
 from l2o.simulator.synthetic import AcceleratorGrid, accelerator_devices
 from l2o.simulator.validation import simulate_run, validate
 from l2o.spaces import get_space
@@ -43,9 +43,7 @@ def pair_stats(matrix: np.ndarray) -> dict:
 
 def kernel_throughput(space, archs, hw, model: CostModel) -> float:
     """Layer × accelerator evaluations per second of the jitted kernel on dense layer tables."""
-    tables = [layer_table(space.layers(a)) for a in archs]
-    n = max(len(t) for t in tables)
-    dense = np.stack([np.pad(t, ((0, n - len(t)), (0, 0))) for t in tables])
+    dense = space_tables(space, archs)
     jax.block_until_ready(layer_costs(dense, hw, model))  # compile
     best = np.inf
     for _ in range(3):

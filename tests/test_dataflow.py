@@ -22,10 +22,10 @@ from l2o.simulator.dataflow import (
     hw_table,
     layer_costs,
     layer_row,
-    layer_table,
     network_costs,
     reference_costs,
     space_bags,
+    space_tables,
 )
 from l2o.simulator.synthetic import (
     AcceleratorGrid,
@@ -187,9 +187,7 @@ def test_bags_of_layers_equal_dense_tables(space_name):
     archs = np.asarray(space.sample(jax.random.key(1), 40))
     rows, counts = space_bags(space, archs)
     assert counts.sum(1).tolist() == [len(space.layers(a)) for a in archs]
-    tables = [layer_table(space.layers(a)) for a in archs]
-    n = max(len(t) for t in tables)
-    dense = np.stack([np.pad(t, ((0, n - len(t)), (0, 0))) for t in tables])
+    dense = space_tables(space, archs)
     hw = hw_table(AcceleratorGrid().sample(12, seed=3))
     for got, want in zip(bag_costs(rows, counts, hw), network_costs(dense, hw)):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5)

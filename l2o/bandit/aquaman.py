@@ -174,6 +174,12 @@ class NeuralPolicy:
                 self._grow(x)
 
 
+def _unit(x) -> np.ndarray:
+    """Unit-norm rows in float64 (LinUCB stays in numpy)."""
+    x = np.asarray(x, np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
 class LinUCB:
     def __init__(self, dim, alpha: float, lam: float = 1.0):
         self.ainv = np.eye(dim) / lam
@@ -182,14 +188,14 @@ class LinUCB:
         self.losses: list[float] = []
 
     def select(self, xs, available) -> int:
-        x = np.asarray(nu.unit(jnp.asarray(xs)), np.float64)
+        x = _unit(xs)
         theta = self.ainv @ self.b
         bonus = np.sqrt(np.maximum(np.einsum("kp,pq,kq->k", x, self.ainv, x), 0))
         return int(np.argmax(np.where(available, x @ theta + self.alpha * bonus, -np.inf)))
 
     def receive(self, arrivals):
         for _, x, y in arrivals:
-            x = np.asarray(nu.unit(jnp.asarray(x)), np.float64)
+            x = _unit(x)
             ax = self.ainv @ x
             self.ainv -= np.outer(ax, ax) / (1 + x @ ax)
             self.b += y * x

@@ -61,6 +61,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from l2o.simulator import stack_padded
 from l2o.spaces.base import Layer
 
 DIMS = ("K", "C", "R", "S", "Yo", "Xo", "stride", "dw")  # a layer row
@@ -295,6 +296,11 @@ def reference_costs(row, acc, model: CostModel = MODEL) -> tuple[float, float]:
     l2_access = deliveries + outputs * (2 * red - 1) + dram
     energy = model.e_mac * macs + model.e_l1 * l1 + model.e_l2 * l2_access + model.e_dram * dram
     return cycles, energy
+
+
+def space_tables(space, archs) -> np.ndarray:
+    """Dense layer tables of many architectures, zero-padded: float32[N, n_max, 8]."""
+    return stack_padded([layer_table(space.layers(a)) for a in np.asarray(archs)])
 
 
 def space_bags(space, archs) -> tuple[np.ndarray, np.ndarray]:

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from l2o.devices import Device
+from l2o.simulator import stack_padded
 from l2o.spaces.base import Layer
 
 FIELDS = ("macs", "weights", "inputs", "outputs")  # the columns of a layer table
@@ -108,9 +109,7 @@ def latency_ms(table, devices: list[RooflineDevice], bits: int = 32):
 def space_tables(space, archs) -> np.ndarray:
     """Layer tables of many architectures, zero-padded to the longest: float64[N, n_max, 4]
     (a zero row takes no time on any device)."""
-    tables = [layer_table(space.layers(a)) for a in np.asarray(archs)]
-    n = max(len(t) for t in tables)
-    return np.stack([np.pad(t, ((0, n - len(t)), (0, 0))) for t in tables])
+    return stack_padded([layer_table(space.layers(a)) for a in np.asarray(archs)])
 
 
 def network_regime(table, devices: list[RooflineDevice], bits: int = 32):
