@@ -182,7 +182,9 @@ def _resume(directory: PathLike, params: Any, config: FitConfig, run: dict) -> F
             "resume with the same config, init and data, or use a new directory"
         )
     arrays = restore(directory, fresh.arrays(), saved.step).params
-    return FitState.from_parts(arrays, saved.extra_state)
+    state = FitState.from_parts(arrays, saved.extra_state)
+    print(f"resuming {checkpoint_dir(directory)} after epoch {state.epoch}", flush=True)
+    return state
 
 
 def fit_with_checkpoints(
