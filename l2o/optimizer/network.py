@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from l2o import checkpoints
+from l2o import checkpoints, parallel
 from l2o.objective import soft_one_hot
 from l2o.optimizer.landscape import MODES, Landscape
 
@@ -110,6 +110,7 @@ def method2_loss(net, land: Landscape, config: OptimizerConfig) -> Callable:
         v, u = land.sample_conditions(
             k_cond, config.batch, config.synthetic, config.mode, config.log_lambda
         )
+        v, u = parallel.shard_batch(v), parallel.shard_batch(u)
         x = soft_one_hot(land.space, straight_through(k_gumbel, net.apply(params, v, u), tau))
         f = land.objective(x, v, u, config.mode, config.penalty)
         return f.mean() + config.mu * _l2(params)
@@ -123,7 +124,7 @@ def method1_loss(net, labels: tuple[jax.Array, jax.Array, jax.Array], config) ->
 
     def loss(params, key, tau):
         del tau
-        i = jax.random.randint(key, (config.batch,), 0, v_all.shape[0])
+        i = parallel.shard_batch(jax.random.randint(key, (config.batch,), 0, v_all.shape[0]))
         logp = jax.nn.log_softmax(net.apply(params, v_all[i], u_all[i]), -1)
         picked = jnp.take_along_axis(logp, archs[i][..., None], -1)[..., 0]
         return -picked.sum(-1).mean() + config.mu * _l2(params)
@@ -165,6 +166,7 @@ def _run(
                 "config or use a new directory"
             )
         state, done, losses = saved.params, saved.step, list(saved.extra_state["history"])
+    state = parallel.replicate(state)  # batches are split over the local devices (l2o.parallel)
     decay = (config.tau[1] / config.tau[0]) ** (1.0 / max(config.steps - 1, 1))
 
     @jax.jit

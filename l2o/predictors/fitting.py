@@ -18,6 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from l2o import parallel
+
 Params = Any
 Batch = Any  # a pytree of arrays with a common leading axis [N, ...]
 
@@ -134,7 +136,8 @@ def fit(
 
         def step(carry, idx):
             params, opt_state = carry
-            loss, grads = jax.value_and_grad(loss_fn)(params, _take(train, idx))
+            batch = _take(train, parallel.shard_batch(idx))  # split over the local devices
+            loss, grads = jax.value_and_grad(loss_fn)(params, batch)
             updates, opt_state = opt.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), loss
 
@@ -143,13 +146,18 @@ def fit(
 
     val_loss_fn = jax.jit(loss_fn)
     s = init_state(params, config) if state is None else state
+    s.params, s.opt_state = parallel.replicate((s.params, s.opt_state))
     while s.epoch < config.max_epochs and not s.stopped:
         e = s.epoch
         s.params, s.opt_state, s.key, train_loss = epoch(s.params, s.opt_state, s.key)
         train_loss = float(train_loss)
         val_loss = float(val_loss_fn(s.params, val)) if val is not None else train_loss
-        if not (np.isfinite(train_loss) and np.isfinite(val_loss)):
-            raise FloatingPointError(f"fit: loss became non-finite at epoch {e}")
+        for name, value in (("training loss", train_loss), ("validation loss", val_loss)):
+            if not np.isfinite(value):
+                raise FloatingPointError(
+                    f"fit: the {name} became non-finite at epoch {e} ({value}; learning rate "
+                    f"{config.learning_rate}): lower it or check the data for NaN/inf"
+                )
         s.train_loss = [*s.train_loss, train_loss]
         s.val_loss = [*s.val_loss, val_loss]
         if val_loss < s.best_loss:
