@@ -152,9 +152,20 @@ def restore(directory: PathLike, abstract_params: Any, step: int | None = None) 
         items = {"config": ocp.args.JsonRestore(), "extra_state": ocp.args.JsonRestore()}
         if abstract_params is not None:
             items["params"] = ocp.args.StandardRestore(abstract_tree(abstract_params))
-        out = manager.restore(step, args=ocp.args.Composite(**items))
+        try:
+            out = manager.restore(step, args=ocp.args.Composite(**items))
+        except Exception as e:  # Orbax raises many types for truncated or foreign files
+            raise CorruptCheckpointError(
+                f"{path / str(step)}: the checkpoint cannot be read ({type(e).__name__}: {e}); "
+                f"it is corrupt or from an incompatible run. Delete {path} to retrain from "
+                "scratch, or point the run at another directory"
+            ) from e
     params = out["params"] if abstract_params is not None else None
     return Restored(params, out["config"], step, out["extra_state"]["extra_state"])
+
+
+class CorruptCheckpointError(ValueError):
+    """A checkpoint exists but cannot be restored."""
 
 
 # --- resumable training ---------------------------------------------------------------------

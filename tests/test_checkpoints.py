@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from l2o import checkpoints
 from l2o.checkpoints import (
     config_key,
     fit_with_checkpoints,
@@ -183,3 +184,12 @@ def test_non_finite_loss_names_the_epochs(tmp_path):
     with pytest.raises(FloatingPointError, match="non-finite at epoch 0"):
         fit_with_checkpoints(_init(), _loss, bad, VAL, config, tmp_path, every=2)
     assert latest_step(tmp_path) is None
+
+
+def test_a_corrupt_checkpoint_names_itself_and_the_way_out(tmp_path):
+    checkpoints.save(tmp_path, 3, {"w": jnp.ones(4)}, {"run": 1}, {"history": [0.5]})
+    for f in tmp_path.rglob("*"):
+        if f.is_file() and "params" in f.parts:
+            f.write_bytes(b"not a checkpoint")
+    with pytest.raises(checkpoints.CorruptCheckpointError, match="Delete .* to retrain"):
+        checkpoints.restore(tmp_path, {"w": jnp.ones(4)})

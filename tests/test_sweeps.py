@@ -54,3 +54,28 @@ def test_joblib_multirun_over_devices_and_seeds_and_its_table(tmp_path):
     assert lines[0].startswith("| device | n | optimum_hit_rate")
     assert {line.split(" | ")[0].strip("| ") for line in lines[2:]} == {"pixel3", "raspi4"}
     assert all(" | 2 | " in line for line in lines[2:])
+
+
+def test_submitit_local_sweep_and_the_slurm_launcher_config(tmp_path):
+    cmd = [sys.executable, "-m", "experiments.search", "-m", "+device=pixel3", "seed=0,1"]
+    local = [*cmd, "hydra/launcher=local_jobs", f"hydra.sweep.dir={tmp_path}"]
+    subprocess.run(local, cwd=ROOT, check=True, capture_output=True, text=True, timeout=600)
+    assert len(list(tmp_path.glob("*/summary.json"))) == 2
+    assert "| pixel3 | 2 |" in aggregate.main([str(tmp_path), "--metrics", "optimum_hit_rate"])
+    shown = subprocess.run(
+        [
+            *cmd[:3],
+            "+device=pixel3",
+            "hydra/launcher=slurm",
+            "--cfg",
+            "hydra",
+            "-p",
+            "hydra.launcher",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert "SlurmLauncher" in shown and "gpus_per_node: 1" in shown
