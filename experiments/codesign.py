@@ -152,18 +152,17 @@ def main(cfg: DictConfig) -> dict:
         allowed = np.asarray(area(hw)) <= cfg.area_budget
     constraints = codesign.constraints_from_target(lat[0], energy[0], tuple(cfg.quantiles))
 
-    coupled, semi, arch_first, hw_first, pools = [], [], [], [], []
+    # Stage 1 of Algorithm 6 once per proxy: P does not depend on the target's constraints.
+    pools = [codesign.proxy_set(acc, lat[p], energy[p], cfg.proxy_grid) for p in range(len(accs))]
+    coupled, semi, arch_first, hw_first = [], [], [], []
     for c in constraints:
         best = codesign.coupled(acc, lat, energy, c["latency"], c["energy"], allowed)
         coupled.append(best)
         row, first_a, first_h = [], [], []
-        for proxy in range(len(accs)):
-            pool = pools[proxy] if len(pools) > proxy else None
-            design, pool = codesign.semi_decoupled(
+        for proxy, pool in enumerate(pools):
+            design, _ = codesign.semi_decoupled(
                 acc, lat, energy, c["latency"], c["energy"], proxy, cfg.proxy_grid, allowed, pool
             )
-            if len(pools) <= proxy:
-                pools.append(pool)
             row.append(design)
             d = codesign.decoupled(acc, lat, energy, c["latency"], c["energy"], proxy, allowed)
             first_a.append(d["arch_first"])

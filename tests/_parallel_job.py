@@ -10,6 +10,7 @@ import numpy as np
 from l2o import parallel
 from l2o.optimizer.landscape import Landscape
 from l2o.optimizer.network import OptimizerConfig, train
+from l2o.predictors.fitting import FitConfig, fit, mse
 from l2o.spaces import get_space
 
 space = get_space("nb201")
@@ -33,12 +34,28 @@ land = Landscape(
 config = OptimizerConfig(method="both", steps=200, batch=64, hidden=(32,), labels=256)
 result = train(land, config)
 flat = jax.flatten_util.ravel_pytree(result.params)[0]
+
+# The predictors' training loop (l2o.predictors.fitting.fit) on a small regression.
+xs = jnp.asarray(rng.normal(size=(1024, 8)), jnp.float32)
+ys = jnp.tanh(xs @ jnp.asarray(rng.normal(size=8), jnp.float32))
+w0 = {"a": jnp.asarray(rng.normal(size=(8, 16)) * 0.3, jnp.float32), "b": jnp.zeros(16)}
+
+
+def regression(params, batch):
+    return mse(jnp.tanh(batch["x"] @ params["a"]).sum(-1) * 0.1 + params["b"].sum(), batch["y"])
+
+
+fitted = fit(w0, regression, {"x": xs, "y": ys}, None, FitConfig(batch_size=64, max_epochs=20))
 print(
     json.dumps(
         {
             "devices": parallel.n_devices(),
             "history": {k: [float(v) for v in vs] for k, vs in result.history.items()},
             "params": np.asarray(flat, np.float64).tolist(),
+            "fit_loss": [float(v) for v in fitted.train_loss],
+            "fit_params": np.asarray(
+                jax.flatten_util.ravel_pytree(fitted.params)[0], np.float64
+            ).tolist(),
         }
     )
 )

@@ -1,4 +1,5 @@
-"""Data-parallel training: 4 host devices give the 1-device result within float tolerance."""
+"""Data-parallel training (the optimizer network and the predictors' loop): 4 host devices give
+the 1-device result within float tolerance."""
 
 import json
 import os
@@ -33,3 +34,6 @@ def test_sharded_training_matches_one_device():
         np.testing.assert_allclose(four["history"][phase], one["history"][phase], rtol=1e-4)
     # 400 Adam steps of up to 3e-3 each: summation order moves parameters by ~1e-4 at most
     np.testing.assert_allclose(four["params"], one["params"], rtol=1e-3, atol=5e-4)
+    # the predictors' loop (l2o.predictors.fitting.fit), batches of 64 split 4 ways
+    np.testing.assert_allclose(four["fit_loss"], one["fit_loss"], rtol=1e-4)
+    np.testing.assert_allclose(four["fit_params"], one["fit_params"], rtol=1e-3, atol=1e-4)
