@@ -35,7 +35,7 @@ from omegaconf import DictConfig
 from experiments._setup import setup_jax
 from l2o import codesign
 from l2o.metrics import srcc_matrix
-from l2o.results import plot_matrix, write_summary
+from l2o.results import plot_matrix, plot_srcc_cdf, write_summary
 from l2o.simulator.dataflow import (
     DATAFLOWS,
     Accelerator,
@@ -252,7 +252,11 @@ def main(cfg: DictConfig) -> dict:
     names, name = [accelerator_name(a) for a in accs], cfg.space.name
     plot_matrix(srcc_lat, names, out / "srcc_latency.png", f"{name}: latency SRCC", vmin=0)
     plot_matrix(srcc_energy, names, out / "srcc_energy.png", f"{name}: energy SRCC", vmin=0)
-    plot_cdf(summary, out / "srcc_cdf.png", name)
+    plot_srcc_cdf(
+        {"latency": srcc_lat, "energy": srcc_energy},
+        out / "srcc_cdf.png",
+        f"{name}: performance monotonicity across accelerators",
+    )
     plot_proxies(semi, coupled, out / "proxies.png", name)
     plot_designs(lat[0], energy[0], acc, constraints, out / "designs.png", name)
     print(
@@ -262,20 +266,6 @@ def main(cfg: DictConfig) -> dict:
         f"{semi_evals} ({coupled_evals / semi_evals:.0f}x fewer); wrote {out}"
     )
     return summary
-
-
-def plot_cdf(summary: dict, path: Path, space: str) -> None:
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for key in ("srcc_latency", "srcc_energy"):
-        mean = summary[key]["mean_per_accelerator"]
-        ax.step(mean, np.arange(1, len(mean) + 1) / len(mean), where="post", label=key[5:])
-    ax.set(xlabel="mean SRCC with the other accelerators", ylabel="CDF")
-    ax.set_title(f"{space}: performance monotonicity across accelerators", fontsize=9)
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
 
 
 def plot_proxies(semi, coupled, path: Path, space: str) -> None:

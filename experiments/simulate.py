@@ -29,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from experiments._setup import setup_jax
 from l2o.data import MAESTRO_RUNS, load_maestro_run
 from l2o.metrics import srcc_matrix
-from l2o.results import plot_matrix, write_summary
+from l2o.results import plot_matrix, plot_srcc_cdf, write_summary
 from l2o.simulator.dataflow import CostModel, hw_table, layer_costs, space_tables
 from l2o.simulator.synthetic import AcceleratorGrid, accelerator_devices
 from l2o.simulator.validation import simulate_run, validate
@@ -105,7 +105,11 @@ def main(cfg: DictConfig) -> dict:
     names = list(devices.names)
     plot_matrix(srcc_latency, names, out / "srcc_latency.png", f"{space.name}: latency SRCC")
     plot_matrix(srcc_energy, names, out / "srcc_energy.png", f"{space.name}: energy SRCC")
-    plot_cdf({"latency": srcc_latency, "energy": srcc_energy}, out / "srcc_cdf.png", space.name)
+    plot_srcc_cdf(
+        {"latency": srcc_latency, "energy": srcc_energy},
+        out / "srcc_cdf.png",
+        f"{space.name}: performance monotonicity across accelerators",
+    )
     plot_maestro(model, out / "maestro.png")
     print(
         f"{space.name}: latency SRCC median {summary['srcc_latency']['median']:.3f} "
@@ -114,23 +118,6 @@ def main(cfg: DictConfig) -> dict:
         f"tables in {table_seconds:.1f} s; wrote {out}"
     )
     return summary
-
-
-def plot_cdf(matrices: dict[str, np.ndarray], path: Path, space: str) -> None:
-    """CDF over accelerators of each one's mean SRCC with the others (Fig. 4.2c)."""
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for label, m in matrices.items():
-        n = len(m)
-        mean = np.sort((m.sum(1) - 1) / (n - 1))
-        ax.step(mean, np.arange(1, n + 1) / n, where="post", label=label)
-    ax.set_xlabel("mean SRCC with the other accelerators")
-    ax.set_ylabel("CDF")
-    ax.set_title(f"{space}: performance monotonicity across accelerators", fontsize=9)
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
 
 
 def plot_maestro(model: CostModel, path: Path) -> None:

@@ -173,3 +173,16 @@ def plot_bars(
     ax.set_xticks(range(n), labels, rotation=90, fontsize=7)
     _label(ax, title, "", ylabel)
     return _save(fig, path)
+
+
+def plot_srcc_cdf(matrices: Mapping[str, np.ndarray], path: str | Path, title: str) -> Path:
+    """CDF over devices (or accelerators) of each one's mean SRCC with the others, one curve per
+    ``{label: SRCC matrix}`` (thesis Fig. 4.2c)."""
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for label, m in matrices.items():
+        n = len(m)
+        mean = np.sort((np.asarray(m).sum(1) - 1) / (n - 1))
+        ax.step(mean, np.arange(1, n + 1) / n, where="post", label=label)
+    ax.legend()
+    _label(ax, title, "mean SRCC with the others", "CDF")
+    return _save(fig, path)

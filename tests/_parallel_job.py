@@ -6,31 +6,14 @@ import json
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _toy import toy_landscape
 
 from l2o import parallel
-from l2o.optimizer.landscape import Landscape
 from l2o.optimizer.network import OptimizerConfig, train
 from l2o.predictors.fitting import FitConfig, fit, mse
-from l2o.spaces import get_space
 
-space = get_space("nb201")
+land, _, _ = toy_landscape()
 rng = np.random.default_rng(0)
-e = space.encoding_size
-a = jnp.asarray(rng.uniform(0, 15, e), jnp.float32)
-heads = jnp.asarray(rng.uniform(0.02, 0.4, (3, e)), jnp.float32)
-archs = jnp.asarray(space.enumerate())
-x = space.one_hot_batch(archs)
-land = Landscape(
-    space=space,
-    accuracy=lambda x: x @ a,
-    features=lambda x: x,
-    archs=archs,
-    phi=x,
-    acc=x @ a,
-    train_heads=heads,
-    prior_mean=heads.mean(0),
-    prior_factor=0.05 * jnp.eye(e),
-)
 config = OptimizerConfig(method="both", steps=200, batch=64, hidden=(32,), labels=256)
 result = train(land, config)
 flat = jax.flatten_util.ravel_pytree(result.params)[0]

@@ -8,9 +8,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _toy import toy_landscape
 
 from l2o.optimizer.inference import candidates, decode, polish, repair, score
-from l2o.optimizer.landscape import Landscape
 from l2o.optimizer.network import (
     OptimizerConfig,
     OptimizerNet,
@@ -27,24 +27,7 @@ SPACE = get_space("nb201")
 def toy():
     """Accuracy and latency linear in the one-hot (φ(x) = x): the λ-mode optimum is per slot
     ``argmin(-a/100 + λ v)``; budgets are solved by brute force over all 15625 archs."""
-    rng = np.random.default_rng(0)
-    e = SPACE.encoding_size
-    a = jnp.asarray(rng.uniform(0, 15, e), jnp.float32)
-    heads = jnp.asarray(rng.uniform(0.02, 0.4, (3, e)), jnp.float32)
-    archs = jnp.asarray(SPACE.enumerate())
-    x = SPACE.one_hot_batch(archs)
-    land = Landscape(
-        space=SPACE,
-        accuracy=lambda x: x @ a,
-        features=lambda x: x,
-        archs=archs,
-        phi=x,
-        acc=x @ a,
-        train_heads=heads,
-        prior_mean=heads.mean(0),
-        prior_factor=0.05 * jnp.eye(e),
-    )
-    return land, np.asarray(a), np.asarray(heads)
+    return toy_landscape()
 
 
 def closed_form(a, v, log_lam):
