@@ -33,7 +33,7 @@ from l2o.simulator.synthetic import (
     accelerator_devices,
     roofline_devices,
 )
-from l2o.simulator.validation import validate
+from l2o.simulator.validation import maestro_reported_energy, two_level, validate
 from l2o.spaces import get_space
 from l2o.spaces.base import conv
 
@@ -53,6 +53,31 @@ def test_kcp_closed_form_matches_maestro_cycle_for_cycle():
     cycles, _, util = one(row, Accelerator(256, BIG, BIG, 1024, 1024, "kcp"))
     assert cycles == 16 * 56 * 56 * 2 + 1 == 100353  # MAESTRO: 100353
     assert util == pytest.approx(1.0)
+
+
+def test_yrp_closed_form_matches_maestro_cycle_for_cycle():
+    # ResNet50 CONV2_1_1 on 256 PEs with YR-P: 56 output rows over 256 one-PE clusters, then
+    # 56 columns x 64 channels x ceil(64/16) K tiles = 14336 steps of ceil(16/9) + 2 = 4 cycles.
+    row = (64, 64, 1, 1, 56, 56, 1, 0)
+    cycles, _, util = one(row, Accelerator(256, BIG, BIG, 1024, 1024, "yrp"))
+    assert cycles == 14336 * 4 + 1 == 57345  # MAESTRO: 57345
+    assert util == pytest.approx(56 / 256)
+
+
+def test_yrp_partial_sums_round_trip_l2_per_channel_and_inputs_are_unicast():
+    row = (32, 8, 3, 3, 8, 8, 1, 0)  # K tiles innermost: sums leave the PE every channel
+    acc = Accelerator(64, BIG, BIG, 1e3, 1e3, "yrp")  # 21 row clusters of 3 PEs, 8 busy
+    counts = {
+        k: float(v[0, 0]) for k, v in access_counts(np.float32([row]), hw_table([acc])).items()
+    }
+    outputs = 32 * 8 * 8
+    assert counts["psum_reads"] == outputs * (8 - 1)
+    steps, busy = 8 * 8 * 2, 8 * 3  # X' x C x K tiles; 8 clusters x 3 PEs
+    weights_new, inputs_new = 16 * 3, 3 * 1 / 2  # per busy PE and step (inputs amortised)
+    noc = steps * busy * (weights_new / 8 + inputs_new)  # weights multicast to the 8 rows
+    assert counts["noc"] == pytest.approx(noc, rel=1e-6)
+    dram = 32 * 8 * 9 + 8 * 10 * 10 + outputs
+    assert counts["l2"] == pytest.approx(noc + outputs * (2 * 8 - 1) + dram, rel=1e-6)
 
 
 def test_utilisation_when_channels_do_not_divide_the_array():
@@ -146,14 +171,27 @@ def test_against_maestros_layerwise_runs():
     for key, r in report.items():
         assert r["layers"] == len(load_maestro_run(key).layers)
         assert 0.5 <= r["runtime_ratio"]["median"] <= 2.0, key  # within 2x per dataflow
+        assert r["srcc_runtime"] >= 0.9 and r["srcc_energy"] >= 0.9, key  # the issue's target
         if key.split("_")[1] == "kcp":
-            assert r["srcc_runtime"] >= 0.95, key
-    assert report["mobilenetv2_kcp_pe256"]["srcc_energy"] >= 0.9
-    # Measured, below the issue's 0.9 (README): MAESTRO's YR-P charges a 3x3 step (48 MACs a PE)
-    # 2 cycles and a 1x1 step (16 MACs) 4; its ResNet50 energies differ 2x between identical
-    # layers. These pin the measured values so a regression shows.
-    assert report["resnet50_yrp_pe256"]["srcc_runtime"] >= 0.85
-    assert min(report[k]["srcc_energy"] for k in MAESTRO_RUNS) >= 0.4
+            assert r["srcc_runtime"] >= 0.98 and r["srcc_energy"] >= 0.99, key
+    # Measured (README): YR-P runtime 0.933 (MAESTRO's stride-2 stem takes 924 cycles a step,
+    # its 3x3 layers 2; ours 4 for both) and energy 0.917. These pin them so a regression shows.
+    assert report["resnet50_yrp_pe256"]["srcc_runtime"] >= 0.93
+    assert report["resnet50_yrp_pe256"]["srcc_energy"] >= 0.91
+
+
+def test_maestros_energy_column_takes_the_previous_layers_l1_term():
+    # The rule that reproduces MAESTRO's column from its own counts (validation's docstring):
+    # two-level mappings take the previous layer's L1 term, so two identical layers behind
+    # different layers get different energies (ResNet50 CONV2_1_2 vs CONV2_2_2, 2x).
+    run = load_maestro_run("resnet50_kcp_pe256")
+    i, j = list(run.layers).index("CONV2_1_2"), list(run.layers).index("CONV2_2_2")
+    assert (run.dims[i] == run.dims[j]).all() and run.energy[j] / run.energy[i] > 1.9
+    ours = maestro_reported_energy("resnet50_kcp_pe256")
+    assert ours[j] / ours[i] > 1.5
+    mbv2 = load_maestro_run("mobilenetv2_kcp_pe256")
+    assert not two_level(mbv2.key)[mbv2.dims[:, 7] == 1].any()  # KC-P runs: depthwise by DPT
+    assert two_level(mbv2.key)[mbv2.dims[:, 7] == 0].all() and two_level("resnet50_yrp_pe256").all()
 
 
 def test_recovered_maestro_shapes_match_their_counts():

@@ -16,36 +16,44 @@ Spatial mapping (two loops over ``n_a`` clusters of ``n_b`` PEs; edge effects by
                             pixel, R·S MACs; weights stationary, inputs slide (R·stride new).
     YR-P  (Eyeriss RS)      output rows Yo over P // R clusters, filter rows R over R PEs;
                             temporal X', C, then K in tiles of 16 innermost: per step 16·S MACs,
-                            16·S new weights (multicast to every row cluster).
+                            16·S new weights (multicast to every row cluster) and the PE's own
+                            input row, S·stride new elements per K-tile fold (unicast: each row
+                            cluster reads different rows); a tile's partial sums leave the PE
+                            after every input channel (red = C).
     X-P   (weight-stat.)    output columns Xo over all P PEs; temporal K, C, Y'; per step R·S
                             MACs, S·stride new inputs, the weight broadcast to all PEs.
     DPT   (depthwise)       channels over all P PEs; temporal Y', X' (and K for a dense layer).
 
-Every dataflow maps a depthwise layer with the DPT mapping, as MAESTRO's examples do (its K
-and C loops are one channel loop). With ``folds = Π ceil(dim / units)`` spatial folds and ``T``
-temporal steps per fold, ``steps = folds · T`` and the average number of busy PEs is
-``macs / (steps · work)``, so a layer whose channels do not divide the array wastes the idle
-PEs of its last fold.
+Every dataflow maps a depthwise layer with the DPT mapping, as MAESTRO's KC-P examples do (its
+K and C loops are one channel loop; MAESTRO's YR-P example maps them with YR-P instead). With
+``folds = Π ceil(dim / units)`` spatial folds and ``T`` temporal steps per fold,
+``steps = folds · T`` and the average number of busy PEs is ``macs / (steps · work)``, so a
+layer whose channels do not divide the array wastes the idle PEs of its last fold.
 
 Time (cycles). Per step a PE takes ``max(ceil(e / V), ceil(work / V)) + 1``: it receives ``e``
 new elements through a V-wide port (``e`` = the streamed elements plus, once per tile of
 ``tile`` steps, the stationary operand and the first window, amortised), multiplies ``work``
-MACs on its V-wide vector, and spends one cycle writing back. Compute =
-``steps · step``; NoC = ``deliveries / noc_bw`` with ``deliveries = steps · busy · e /
-multicast``; off-chip = ``dram / offchip_bw``, where L2 holds half its capacity of weights and
+MACs on its V-wide vector, and spends one cycle writing back. A YR-P PE is a row engine, as
+MAESTRO models it: it emits the ``kt`` partial sums of a step (each an S-long row product)
+through its V-wide vector and receives and sends once per step, not overlapped:
+``step = ceil(kt / V) + io`` (``io`` = 2, :attr:`CostModel.yrp_io_cycles`). Compute =
+``steps · step``; NoC = ``deliveries / noc_bw`` with ``deliveries = steps · busy ·
+((e - e_uni) / multicast + e_uni)``, ``e_uni`` the unicast part of ``e`` (YR-P's input rows;
+0 elsewhere); off-chip = ``dram / offchip_bw``, where L2 holds half its capacity of weights and
 the inputs are re-streamed once per block: ``dram = W + O + I · ceil(W / (L2 / 2))``. The three
 overlap (double buffering), so the runtime is the slowest of them, plus one cycle to drain.
 
 Energy (in MAC energies, MAESTRO's relative costs). Each MAC reads an input, a weight and a
 partial sum from L1 and writes the sum back (4 L1 accesses), and every delivered element is
 written into L1 once; L2 serves every NoC delivery, partial sums that leave the array before
-their reduction ends (``O · (2·red - 1)``, ``red`` = temporal reduction folds) and every DRAM
-fill; ``E = MACs + 1.68 · L1 + 18.61 · L2 + e_dram · DRAM``.
+their reduction ends (``O · red`` writes and ``O · (red - 1)`` reads back, ``red`` = temporal
+reduction folds) and every DRAM fill; ``E = MACs + 1.68 · L1 + 18.61 · L2 + e_dram · DRAM``.
 
 Area (MAESTRO's units) ``= a_pe · P + a_l1 · P · L1 + a_noc · P²`` (a crossbar NoC), with the
 coefficients fit to the area MAESTRO reports for its runs (tests check them).
 
-Assumptions, stated: 1 byte per element (8-bit), one MAC per vector lane per cycle, no
+Assumptions, stated: 1 byte per element (8-bit), one MAC per vector lane per cycle (a YR-P
+lane chains the S MACs of a filter row), no
 inter-layer fusion (each layer starts from DRAM), a pooling layer costs as the depthwise layer
 of its window. Everything is elementwise ``jnp``: layer tables ``[..., n, 8]`` against
 accelerator tables ``[A, 6]`` (:data:`HW`) in one jitted call.
@@ -77,6 +85,7 @@ class CostModel:
     vector_width: int = 9  # MACs per PE per cycle, and elements per PE port per cycle
     kcp_cluster: int = 64  # KC-P: PEs per cluster (input channels within a cluster)
     yrp_k_tile: int = 16  # YR-P: output channels per temporal step
+    yrp_io_cycles: int = 2  # YR-P: a step's receive + send cycles, not overlapped with compute
     e_mac: float = 1.0
     e_l1: float = 1.68  # one L1 access, in MACs (MAESTRO)
     e_l2: float = 18.61  # one L2 access, in MACs (MAESTRO)
@@ -139,10 +148,12 @@ def _cdiv(a, b):
 
 def _mapping(dims, hw, m: CostModel):
     """Per layer × accelerator: steps, MACs per PE-step (work), elements a PE receives per step
-    (e), multicast factor and temporal reduction folds, for every dataflow at once."""
+    (e) and the unicast part of them (e_uni), multicast factor, temporal reduction folds and the
+    cycles of one step, for every dataflow at once."""
     k, c, r, s, yo, xo, st, dw = (dims[..., i] for i in range(len(DIMS)))
     p, l1 = hw[..., 0], hw[..., 1]
     flow = hw[..., 5]
+    v = float(m.vector_width)
     kt = jnp.minimum(m.yrp_k_tile, k)
     c_loop = jnp.where(dw > 0, 1.0, c)  # input channels each output sums over
     window = r * s
@@ -158,13 +169,16 @@ def _mapping(dims, hw, m: CostModel):
     dpt_steps = _cdiv(c, p) * jnp.where(dw > 0, 1.0, k) * yo * xo
     dpt_e = kcp_e
     dpt_red = jnp.where(dw > 0, 1.0, _cdiv(c, p))
-    # YR-P: output rows over clusters of R PEs, filter rows within; K tiles innermost.
+    # YR-P: output rows over clusters of R PEs, filter rows within; K tiles innermost, so a
+    # tile's partial sums leave the PE after every input channel (red = C).
     rcl = jnp.minimum(r, p)
     n_y = jnp.floor(p / rcl)
     k_folds = _cdiv(k, kt)
     yrp_steps = _cdiv(yo, n_y) * _cdiv(r, rcl) * xo * c * k_folds
-    yrp_e = kt * s + s * st / k_folds
+    yrp_in = s * st / k_folds  # a PE's own input row: unicast
+    yrp_e = kt * s + yrp_in
     yrp_mc = jnp.minimum(yo, n_y)
+    yrp_step = _cdiv(kt, v) + float(m.yrp_io_cycles)
     # X-P: output columns over all PEs; K, C, Y' temporal, weights broadcast.
     xp_steps = _cdiv(xo, p) * k * c * yo
     xp_e = s * st + 2.0 * window / yo
@@ -172,37 +186,45 @@ def _mapping(dims, hw, m: CostModel):
     xp_red = jnp.where(yo <= l1, 1.0, c)  # a PE keeps its column's sums in L1 if they fit
 
     use_dpt = (flow == DPT) | (dw > 0)
-    steps = jnp.select(
-        [use_dpt, flow == KCP, flow == YRP], [dpt_steps, kcp_steps, yrp_steps], xp_steps
-    )
-    work = jnp.where((flow == YRP) & ~use_dpt, kt * s, window)
-    e = jnp.select([use_dpt, flow == KCP, flow == YRP], [dpt_e, kcp_e, yrp_e], xp_e)
-    mcast = jnp.select([use_dpt, flow == KCP, flow == YRP], [1.0, kcp_mc, yrp_mc], xp_mc)
-    red = jnp.select([use_dpt, flow == KCP, flow == YRP], [dpt_red, kcp_red, 1.0], xp_red)
+    yrp = (flow == YRP) & ~use_dpt
+    conds = [use_dpt, flow == KCP, flow == YRP]
+    steps = jnp.select(conds, [dpt_steps, kcp_steps, yrp_steps], xp_steps)
+    work = jnp.where(yrp, kt * s, window)
+    e = jnp.select(conds, [dpt_e, kcp_e, yrp_e], xp_e)
+    e_uni = jnp.where(yrp, yrp_in, 0.0)
+    mcast = jnp.select(conds, [1.0, kcp_mc, yrp_mc], xp_mc)
+    red = jnp.select(conds, [dpt_red, kcp_red, c], xp_red)
+    step = jnp.where(yrp, yrp_step, jnp.maximum(_cdiv(e, v), _cdiv(work, v)) + 1.0)
     macs = yo * xo * k * window * c_loop
-    return steps, work, e, mcast, red, macs
+    return steps, work, e, e_uni, mcast, red, step, macs
 
 
 def _costs(dims, hw, m: CostModel):
     """(cycles, energy in MAC units, utilisation) per layer × accelerator, and access counts."""
-    steps, work, e, mcast, red, macs = _mapping(dims, hw, m)
+    steps, work, e, e_uni, mcast, red, step, macs = _mapping(dims, hw, m)
     k, c, r, s, yo, xo, st, dw = (dims[..., i] for i in range(len(DIMS)))
     p, l2, noc, off = hw[..., 0], hw[..., 2], hw[..., 3], hw[..., 4]
-    v = float(m.vector_width)
     real = macs > 0
     busy = jnp.where(real, macs / jnp.maximum(steps * work, 1.0), 0.0)  # average busy PEs
-    step = jnp.maximum(_cdiv(e, v), _cdiv(work, v)) + 1.0
     compute = steps * step
-    deliveries = steps * busy * e / mcast
+    deliveries = steps * busy * ((e - e_uni) / mcast + e_uni)
     weights = k * r * s * jnp.where(dw > 0, 1.0, c)
     inputs = c * ((yo - 1) * st + r) * ((xo - 1) * st + s)
     outputs = k * yo * xo
     dram = weights + outputs + inputs * _cdiv(weights, jnp.maximum(l2 / 2.0, 1.0))
     cycles = jnp.maximum(jnp.maximum(compute, deliveries / noc), dram / off) + 1.0
     l1 = 4.0 * macs + steps * busy * e
-    l2_access = deliveries + outputs * (2.0 * red - 1.0) + dram
+    psum_reads = outputs * (red - 1.0)
+    l2_access = deliveries + outputs * red + psum_reads + dram
     energy = m.e_mac * macs + m.e_l1 * l1 + m.e_l2 * l2_access + m.e_dram * dram
-    counts = {"macs": macs, "l1": l1, "l2": l2_access, "dram": dram, "noc": deliveries}
+    counts = {
+        "macs": macs,
+        "l1": l1,
+        "l2": l2_access,
+        "dram": dram,
+        "noc": deliveries,
+        "psum_reads": psum_reads,
+    }
     zero = jnp.zeros_like(cycles)
     return (
         jnp.where(real, cycles, zero),
@@ -229,7 +251,8 @@ def layer_costs(tables, hw, model: CostModel = MODEL):
 
 @functools.partial(jax.jit, static_argnames="model")
 def access_counts(tables, hw, model: CostModel = MODEL):
-    """MACs and L1 / L2 / DRAM accesses and NoC deliveries per layer, ``{name: [A, ..., n]}``."""
+    """MACs, L1 / L2 / DRAM accesses, NoC deliveries and the partial-sum reads among the L2
+    accesses (``psum_reads``) per layer, ``{name: [A, ..., n]}``."""
     return _costs(*_broadcast(tables, hw), model)[3]
 
 
@@ -259,6 +282,7 @@ def reference_costs(row, acc, model: CostModel = MODEL) -> tuple[float, float]:
     macs = yo * xo * k * window * c_loop
     if macs == 0:
         return 0.0, 0.0
+    step, e_uni = None, 0.0
     if flow == DPT or dw:
         steps = math.ceil(c / p) * (1.0 if dw else k) * yo * xo
         work, e, mcast = window, r * st + 2 * window / (yo * xo), 1.0
@@ -279,21 +303,24 @@ def reference_costs(row, acc, model: CostModel = MODEL) -> tuple[float, float]:
         rcl = min(r, p)
         n_y = math.floor(p / rcl)
         steps = math.ceil(yo / n_y) * math.ceil(r / rcl) * xo * c * folds
-        work, e, mcast, red = kt * s, kt * s + s * st / folds, min(yo, n_y), 1.0
+        e_uni = s * st / folds
+        work, e, mcast, red = kt * s, kt * s + e_uni, min(yo, n_y), c
+        step = math.ceil(kt / v) + model.yrp_io_cycles
     else:
         steps = math.ceil(xo / p) * k * c * yo
         work, e, mcast = window, s * st + 2 * window / yo, min(xo, p)
         red = 1.0 if yo <= l1 else c
     busy = macs / (steps * work)
-    step = max(math.ceil(e / v), math.ceil(work / v)) + 1
-    deliveries = steps * busy * e / mcast
+    if step is None:
+        step = max(math.ceil(e / v), math.ceil(work / v)) + 1
+    deliveries = steps * busy * ((e - e_uni) / mcast + e_uni)
     weights = k * r * s * c_loop
     inputs = c * ((yo - 1) * st + r) * ((xo - 1) * st + s)
     outputs = k * yo * xo
     dram = weights + outputs + inputs * math.ceil(weights / max(l2 / 2, 1.0))
     cycles = max(steps * step, deliveries / noc, dram / off) + 1
     l1 = 4 * macs + steps * busy * e
-    l2_access = deliveries + outputs * (2 * red - 1) + dram
+    l2_access = deliveries + outputs * red + outputs * (red - 1) + dram
     energy = model.e_mac * macs + model.e_l1 * l1 + model.e_l2 * l2_access + model.e_dram * dram
     return cycles, energy
 
