@@ -7,7 +7,8 @@ Writes ``tables.npz`` (``latency_ms`` and ``energy_nj`` [A, N], ``hw`` [A, 6], `
 as Fig. 4.2), ``evals_per_second`` (layer × accelerator evaluations per second of the jitted
 kernel on dense layer tables), ``table_seconds`` (the whole space on every accelerator, from
 layer lists to tables), ``maestro`` (the model against MAESTRO's four layer-wise runs: per-layer
-runtime and energy SRCC, runtime ratio distribution) and ``seconds``. Plots:
+runtime, energy and L1 / L2 access SRCC, runtime ratio distribution; see
+:func:`l2o.simulator.validation.validate`) and ``seconds``. Plots:
 ``srcc_latency.png``, ``srcc_energy.png`` (heatmaps), ``srcc_cdf.png`` (CDF of each
 accelerator's mean SRCC, Fig. 4.2c) and ``maestro.png`` (our per-layer runtime against
 MAESTRO's).

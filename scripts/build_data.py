@@ -235,8 +235,11 @@ def maestro_layer(inputs: int, weights: int, macs: int, previous: int, name: str
 
 
 def build_maestro(root: Path) -> dict[str, np.ndarray]:
-    """MAESTRO's layer-wise runs (shapes recovered from their counts), the 50 hardware files and
-    the DARTS layer lists."""
+    """MAESTRO's layer-wise runs (shapes recovered from their counts; runtime, energy, sizes and
+    the 12 access-count columns ``l2o.data.MAESTRO_ACCESSES``), the 50 hardware files and the
+    DARTS layer lists."""
+    from l2o.data import MAESTRO_ACCESSES  # the CSV's names of the count columns kept
+
     out = {}
     runs = maestro_folder(root, "layerwise_examples")
     for file, net, dataflow, pes in MAESTRO_RUNS:
@@ -266,6 +269,9 @@ def build_maestro(root: Path) -> dict[str, np.ndarray]:
             ("l2_bytes", "L2 SRAM Size (Bytes)"),
         ):
             out[f"{key}_{field}"] = np.array([float(row[col[name]]) for row in rows[1:]])
+        out[f"{key}_accesses"] = np.array(
+            [[int(row[col[name]]) for name in MAESTRO_ACCESSES] for row in rows[1:]], np.int64
+        )
     hw = maestro_folder(root, "hw")
     fields = ("num_pes", "l1_size_cstr", "l2_size_cstr", "noc_bw_cstr", "offchip_bw_cstr")
     table, index = [], []

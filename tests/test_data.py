@@ -53,6 +53,25 @@ def test_note10_tables_cover_five_resolutions():
     assert all(len(t) > 50 and all(v > 0 for v in t.values()) for t in lut.values())
 
 
+def test_maestro_runs_keep_maestros_access_counts():
+    assert data.MAESTRO_ACCESSES[:3] == ("input l1 read", "input l1 write", "input l2 read")
+    assert len(data.MAESTRO_ACCESSES) == 12 and data.MAESTRO_ACCESSES[-1] == "output l2 write"
+    for key in data.MAESTRO_RUNS:
+        run = data.load_maestro_run(key)
+        assert run.accesses.shape == (len(run.layers), 12) and run.accesses.dtype == np.int64
+        assert (run.accesses >= 0).all()
+    run = data.load_maestro_run("mobilenetv2_kcp_pe256")  # CONV1's row of the CSV
+    assert run.accesses[0].tolist() == [
+        *(1204224, 301035, 301035, 150528),
+        *(1204224, 96, 96, 96),
+        *(1204224, 1204224, 1605632, 401408),
+    ]
+    assert run.access("input", "l1")[0] == 1204224 + 301035
+    assert run.access("output", "l2", "read")[0] == 1605632
+    with pytest.raises(KeyError, match="no MAESTRO access column"):
+        run.access("psum", "l1")
+
+
 def _shipped_copy(tmp_path, monkeypatch, **replace):
     src = np.load(ROOT / "l2o" / "data" / "fbnet.npz")
     arrays = {k: src[k] for k in src.files}

@@ -125,6 +125,13 @@ MAESTRO_RUNS = (
     "resnet50_kcp_pe1024",
     "resnet50_yrp_pe256",
 )
+# MAESTRO's per-layer access counts as its CSV names them: MaestroRun.accesses' columns.
+MAESTRO_ACCESSES = tuple(
+    f"{operand} {level} {op}"
+    for operand in ("input", "filter", "output")
+    for level in ("l1", "l2")
+    for op in ("read", "write")
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +146,20 @@ class MaestroRun:
     area: np.ndarray  # float64[n] MAESTRO's area estimate of the accelerator sized for the layer
     l1_bytes: np.ndarray  # float64[n] L1 size the layer needs
     l2_bytes: np.ndarray  # float64[n] L2 size the layer needs
+    # int64[n, 12] MAESTRO's own L1 / L2 read and write counts of the layer, columns
+    # MAESTRO_ACCESSES ("input l1 read", "input l1 write", "input l2 read", ..., "output l2
+    # write"); "output l2 read" are the partial-sum reads
+    accesses: np.ndarray
+
+    def access(self, operand: str, level: str, op: str | None = None) -> np.ndarray:
+        """Counts per layer of one column (``access("input", "l1", "read")``), or reads plus
+        writes when ``op`` is None: int64[n]."""
+        ops = ("read", "write") if op is None else (op,)
+        names = [f"{operand} {level} {o}" for o in ops]
+        for name in names:
+            if name not in MAESTRO_ACCESSES:
+                raise KeyError(f"no MAESTRO access column {name!r}; known: {MAESTRO_ACCESSES}")
+        return sum(self.accesses[:, MAESTRO_ACCESSES.index(n)] for n in names)
 
     @property
     def network(self) -> str:
@@ -158,12 +179,15 @@ def load_maestro_run(key: str) -> MaestroRun:
     """One of MAESTRO's layer-wise example runs (:data:`MAESTRO_RUNS`)."""
     if key not in MAESTRO_RUNS:
         raise ValueError(f"unknown MAESTRO run {key!r}; known: {', '.join(MAESTRO_RUNS)}")
-    fields = ("names", "dims", "runtime", "energy", "area", "l1_bytes", "l2_bytes")
-    raw = read_npz("maestro", {f"{key}_{f}": (-1, 8) if f == "dims" else (-1,) for f in fields})
+    fields = ("names", "dims", "runtime", "energy", "area", "l1_bytes", "l2_bytes", "accesses")
+    shapes = {"dims": (-1, 8), "accesses": (-1, len(MAESTRO_ACCESSES))}
+    raw = read_npz("maestro", {f"{key}_{f}": shapes.get(f, (-1,)) for f in fields})
     n = len(raw[f"{key}_names"])
     for f in fields[1:]:
         if len(raw[f"{key}_{f}"]) != n:
             raise ValueError(f"{DATA_DIR / 'maestro.npz'}: field '{key}_{f}' has a length != {n}")
+    if (raw[f"{key}_accesses"] < 0).any():
+        raise ValueError(f"{DATA_DIR / 'maestro.npz'}: field '{key}_accesses' has negative counts")
     return MaestroRun(
         key, tuple(str(x) for x in raw[f"{key}_names"]), *(raw[f"{key}_{f}"] for f in fields[1:])
     )
