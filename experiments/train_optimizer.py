@@ -17,7 +17,8 @@ sheet and ``k`` measured architectures and evaluates against its measured tables
 the search), ``objective_gaps`` {argmax, best_of_K, polished, search_vs_exhaustive},
 ``hypervolume_ratio``, ``budget`` [{budget_ms, latency_ms, accuracy, oracle_accuracy,
 predicted_latency_ms, predicted_accuracy, arch}], ``violation_rate``,
-``accuracy_gap_to_oracle`` (mean over budgets, points), ``seconds_per_design``,
+``accuracy_gap_to_oracle`` (mean over budgets, points), ``budget_stages`` {best_of_k,
+polished: {accuracy_gap_to_oracle, violation_rate}} (what the polish adds), ``seconds_per_design``,
 ``seconds_per_design_best_of_k``, ``seconds_per_search``, ``speedup``,
 ``designs_per_second_batched``, ``train_seconds`` {performance, lambda, budget},
 ``label_cost`` {labels, seconds, equivalent_search_seconds}, ``ablations`` {the other method,
@@ -31,8 +32,8 @@ loads) and the optimizer networks' training checkpoints under ``checkpoints/`` (
 devices with HELP's 10 reference archs measured, the 15 (device, constraint) cases; its
 ``summary.json`` has ``help_table`` [{device, constraint_ms, latency_ms, accuracy,
 oracle_accuracy, help_latency_ms, help_accuracy, met, help_met}], ``violations``,
-``at_least_help`` (cases where HELP met its constraint and we match or beat its accuracy) and
-``help_met``.
+``at_least_help`` (cases where HELP met its constraint and we match or beat its accuracy),
+``help_met`` and ``stages`` {best_of_k, polished: {violations, at_least_help}}.
 """
 
 from __future__ import annotations
@@ -98,11 +99,19 @@ def progress_line(mode: str):
 def target_of(perf: study.PerformanceNetworks, cfg: DictConfig, device: str) -> study.Target:
     support = study.support_archs(len(perf.landscape.archs), cfg.k, cfg.support, cfg.seed)
     head = perf.head(device, support)
+    latency_ms = np.asarray(load_latency(perf.space.name)[device])
+    margin = study.loo_margin(
+        lambda rows: perf.head(device, support[rows]),
+        perf.landscape,
+        perf.landscape.archs[support],
+        latency_ms[support],
+    )
     return study.Target(
         v=jnp.asarray(head.w / head.scale),
         scale=float(head.scale),
-        latency_ms=np.asarray(load_latency(perf.space.name)[device]),
+        latency_ms=latency_ms,
         accuracy=np.asarray(load_nb201_accuracy(cfg.space.accuracy_dataset)),
+        loo_margin=margin,
     )
 
 
@@ -145,9 +154,9 @@ def main_job(cfg: DictConfig, split: Split, out: Path) -> dict:
     print("per-device evolutionary search on the predicted objective", flush=True)
     search = study.search_baseline(land, target, us, ev)
     lam = study.lambda_study(nets["lambda"], land, target, search, us, ev)
-    budget, budget_archs = study.budget_study(
-        nets["budget"], land, target, study.budget_grid(target, ev), ev
-    )
+    budgets = study.budget_grid(target, ev)
+    budget, stages = study.budget_study(nets["budget"], land, target, budgets, ev)
+    budget_archs = stages["polished" if ev.polish_budget else "best_of_k"]
     speed = study.throughput(nets["lambda"], land, target, ev)
     idx = study.probe_index(land, np.concatenate([lam["argmax"], budget_archs]))
     summary = {
@@ -166,6 +175,9 @@ def main_job(cfg: DictConfig, split: Split, out: Path) -> dict:
         "accuracy_gap_to_oracle": float(
             np.mean([b["oracle_accuracy"] - b["accuracy"] for b in budget])
         ),
+        "budget_stages": study.budget_gaps(land, target, budgets, stages),
+        "margin": study.budget_margin(target, ev),
+        "loo_margin": target.loo_margin,
         **speed,
         "seconds_per_search": search["seconds_per_search"],
         "speedup": search["seconds_per_search"] / speed["seconds_per_design"],
@@ -204,11 +216,20 @@ def help_table(cfg: DictConfig, split: Split, out: Path) -> dict:
     perf = study.performance_networks(cfg.space.name, devices, split, perf_config, cfg.cache_dir)
     ev = eval_config(cfg)
     net = train_mode(perf.landscape, cfg, "budget", out)
-    rows = []
+    rows, staged = [], {}
     for device in devices:
         target = target_of(perf, cfg, device)
         cases = study.HELP_TABLE4[device]
-        found, _ = study.budget_study(net, perf.landscape, target, [c[0] for c in cases], ev)
+        limits = [c[0] for c in cases]
+        found, stages = study.budget_study(net, perf.landscape, target, limits, ev)
+        for name, archs in stages.items():
+            idx = study.probe_index(perf.landscape, archs)
+            for (limit, help_lat, help_acc), i in zip(cases, idx):
+                lat, acc = target.latency_ms[i], target.accuracy[i]
+                count = staged.setdefault(name, {"violations": 0, "at_least_help": 0})
+                count["violations"] += int(lat > limit)
+                met = lat <= limit
+                count["at_least_help"] += int(help_lat <= limit and met and acc >= help_acc)
         for (limit, help_lat, help_acc), row in zip(cases, found):
             rows.append(
                 {
@@ -219,6 +240,7 @@ def help_table(cfg: DictConfig, split: Split, out: Path) -> dict:
                     "help_accuracy": help_acc,
                     "met": row["latency_ms"] <= limit,
                     "help_met": help_lat <= limit,
+                    "margin": study.budget_margin(target, ev),
                 }
             )
             print(
@@ -238,6 +260,7 @@ def help_table(cfg: DictConfig, split: Split, out: Path) -> dict:
         "violations": sum(not r["met"] for r in rows),
         "at_least_help": sum(r["met"] and r["accuracy"] >= r["help_accuracy"] for r in helped),
         "help_met": len(helped),
+        "stages": staged,
         "train_seconds": {"performance": perf.seconds, "budget": net.seconds},
     }
 

@@ -18,6 +18,8 @@ from l2o.optimizer.network import (
     straight_through,
     train,
 )
+from l2o.optimizer.study import loo_margin
+from l2o.predictors.latency import Head
 from l2o.spaces import get_space
 
 SPACE = get_space("nb201")
@@ -197,3 +199,26 @@ def test_bad_configs_are_refused():
         OptimizerConfig(steps=150)
     with pytest.raises(ValueError, match="mode"):
         OptimizerConfig(mode="energy")
+
+
+def test_loo_margin_is_the_largest_leave_one_out_underprediction(toy):
+    """On the toy landscape (latency = xᵀv exactly), a least-squares head fit to the other
+    k - 1 archs; the margin is max_j (1 - pred_j / y_j) against a numpy loop, clipped."""
+    land, _, heads = toy
+    archs = np.asarray(land.archs)[[3, 50, 700, 1200, 4000, 9000, 15000]]
+    x = np.asarray(land.encode(jnp.asarray(archs)), np.float64)
+    y = x @ heads[0] * np.array([1.0, 1.3, 0.9, 1.1, 1.0, 0.7, 1.2])  # noisy measurements
+
+    def fit(rows):
+        w = np.linalg.lstsq(x[rows], y[rows], rcond=None)[0]
+        return w
+
+    def head_of(rows):
+        return Head(jnp.asarray(fit(rows), jnp.float32), jnp.float32(1.0))
+
+    want = max(1 - x[j] @ fit(np.delete(np.arange(7), j)) / y[j] for j in range(7))
+    assert want > 0.05  # the noise makes some archs under-predicted
+    got = loo_margin(head_of, land, archs, y)
+    assert got == pytest.approx(min(want, 0.5), rel=1e-4)
+    assert loo_margin(head_of, land, archs, y, cap=0.01) == pytest.approx(0.01)
+    assert loo_margin(head_of, land, archs[:1], y[:1]) == 0.0

@@ -39,6 +39,9 @@ KEYS = (
     "train_seconds",
     "label_cost",
     "ablations",
+    "budget_stages",
+    "margin",
+    "loo_margin",
 )
 # what must not change when the same seed runs again (timings may)
 STABLE = ("objective_gap", "hypervolume_ratio", "budget", "violation_rate", "ablations")
@@ -73,6 +76,11 @@ def test_main_job_contract_rerun_and_design(tmp_path):
     assert set(s["objective_gap"]) >= {"mean", "max"} and s["objective_gap"]["mean"] < 0.1
     assert 0.5 < s["hypervolume_ratio"] <= 1.0 and s["speedup"] > 1
     assert set(s["ablations"]) == {"method2", "without_synthetic", "method2_without_synthetic"}
+    assert set(s["budget_stages"]) == {"best_of_k", "polished"} and s["margin"] == 0.0
+    stage = s["budget_stages"]["best_of_k"]  # the reported designs: best-of-K, not polished
+    assert stage["violation_rate"] == s["violation_rate"]
+    assert stage["accuracy_gap_to_oracle"] == pytest.approx(s["accuracy_gap_to_oracle"])
+    assert 0.0 <= s["loo_margin"] <= 0.5
     for b in s["budget"]:  # the oracle is the best measured accuracy within the budget
         assert b["oracle_accuracy"] >= b["accuracy"] or b["latency_ms"] > b["budget_ms"]
     designs = json.loads((first / "designs.json").read_text())
@@ -131,6 +139,7 @@ def test_help_table_experiment(tmp_path):
         "experiments.train_optimizer",
         "experiment=help_nb201",
         f"cache_dir={tmp_path / 'c'}",
+        "evaluation.margin=auto",
         *TINY,
         f"hydra.run.dir={out}",
     )
@@ -147,3 +156,7 @@ def test_help_table_experiment(tmp_path):
     for r in rows:
         assert r["met"] == (r["latency_ms"] <= r["constraint_ms"])
         assert r["oracle_accuracy"] >= r["accuracy"] or not r["met"]
+        assert 0.0 <= r["margin"] <= 0.5  # leave-one-out on HELP's 10 reference archs
+    assert max(r["margin"] for r in rows) > 0
+    assert s["stages"]["best_of_k"]["violations"] == s["violations"]
+    assert set(s["stages"]) == {"best_of_k", "polished"}

@@ -262,9 +262,10 @@ class EvalConfig:
     n_lambda: int = 9  # λ grid, log-spaced
     budget_quantiles: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
     k: int = 16  # best-of-K candidates re-scored by the predictors
-    margin: float = 0.0  # budget mode: aim at (1 - margin) x the budget
+    margin: float | str = 0.0  # budget mode: aim at (1 - margin) x the budget; "auto": loo_margin
     evolution: EvolutionConfig = EvolutionConfig()  # the per-device search baseline
     polish: EvolutionConfig = POLISH
+    polish_budget: bool = False  # polish budget designs too (nearer the predicted budget: riskier)
     timing_batch: int = 16384  # designs in the batched throughput measurement
     seed: int = 0
 
@@ -276,6 +277,35 @@ class Target(NamedTuple):
     scale: float  # c_d (ms)
     latency_ms: np.ndarray  # measured latency of every probe arch
     accuracy: np.ndarray  # measured accuracy (%) of every probe arch
+    loo_margin: float = 0.0  # :func:`loo_margin` of its k measurements (0 without them)
+
+
+def loo_margin(head_of: Callable, land: Landscape, archs, latency_ms, cap: float = 0.5) -> float:
+    """A budget safety margin calibrated on the device's own k measurements (leave-one-out):
+    the largest relative under-prediction ``1 - pred_j / y_j`` of a measured architecture's
+    latency by the head fit to the other k - 1 (``head_of(rows) -> Head``), clipped to
+    [0, ``cap``]. Aiming at ``(1 - margin)`` of a budget then keeps designs inside it unless the
+    predictor errs on them worse than on any measured architecture (0 when k < 2)."""
+    latency_ms = np.asarray(latency_ms, np.float64)
+    k = len(latency_ms)
+    if k < 2:
+        return 0.0
+    x = land.encode(jnp.asarray(archs))
+    under = []
+    for j in range(k):
+        head = head_of(np.delete(np.arange(k), j))
+        pred = float(land.latency(x[j : j + 1], head.w / head.scale)[0]) * float(head.scale)
+        under.append(1.0 - pred / latency_ms[j])
+    return float(np.clip(max(under), 0.0, cap))
+
+
+def budget_margin(target: Target, config: EvalConfig) -> float:
+    """The margin budget mode aims with: ``config.margin``, or the target's LOO margin."""
+    if config.margin == "auto":
+        return target.loo_margin
+    if isinstance(config.margin, str):
+        raise ValueError(f"margin is a fraction of the budget or 'auto'; got {config.margin!r}")
+    return float(config.margin)
 
 
 def _timed(fn, *args, repeats: int = 20) -> float:
@@ -338,11 +368,7 @@ def lambda_study(opt, land, target: Target, search: dict, us, config: EvalConfig
     """The λ grid: argmax, best-of-K and polished designs against the search's."""
     argmax = designs(opt, land, target, us, "lambda", 1, 0.0, config.seed)
     best = designs(opt, land, target, us, "lambda", config.k, 0.0, config.seed)
-    polish_run = jax.jit(
-        jax.vmap(lambda a, u, key: polish(land, a, target.v, u, "lambda", key, config.polish))
-    )
-    keys = jax.random.split(jax.random.key(config.seed + 1), len(us))
-    polished = np.asarray(polish_run(jnp.asarray(best), jnp.asarray(us, jnp.float32), keys))
+    polished = polish_many(land, target, best, us, "lambda", config)
     gaps = {
         name: objective_gaps(land, target, us, a, search["objective"])
         for name, a in (("argmax", argmax), (f"best_of_{config.k}", best), ("polished", polished))
@@ -356,11 +382,25 @@ def budget_grid(target: Target, config: EvalConfig) -> np.ndarray:
     return np.quantile(target.latency_ms, config.budget_quantiles)
 
 
-def budget_study(opt, land, target: Target, budgets, config: EvalConfig) -> tuple[list, np.ndarray]:
-    """For each budget (ms): the network's design (best-of-K, repaired), its measured latency
-    and accuracy, and the oracle's best measured accuracy within the budget."""
+def polish_many(land: Landscape, target: Target, archs, us, mode: str, config: EvalConfig):
+    """:func:`polish` from each design of ``archs`` [C, L] at its condition ``us`` [C]."""
+    run = jax.jit(
+        jax.vmap(lambda a, u, key: polish(land, a, target.v, u, mode, key, config.polish))
+    )
+    keys = jax.random.split(jax.random.key(config.seed + 1), len(us))
+    return np.asarray(run(jnp.asarray(archs), jnp.asarray(us, jnp.float32), keys))
+
+
+def budget_study(opt, land, target: Target, budgets, config: EvalConfig) -> tuple[list, dict]:
+    """For each budget (ms): the network's design (best-of-K, repaired, and polished when
+    ``config.polish_budget``), its measured latency and accuracy, and the oracle's best measured
+    accuracy within the budget. Also returns both stages' designs: {best_of_k, polished}."""
     us = np.log(np.asarray(budgets) / target.scale)
-    archs = designs(opt, land, target, us, "budget", config.k, config.margin, config.seed)
+    margin = budget_margin(target, config)
+    aim = us + np.log1p(-margin)
+    stages = {"best_of_k": designs(opt, land, target, us, "budget", config.k, margin, config.seed)}
+    stages["polished"] = polish_many(land, target, stages["best_of_k"], aim, "budget", config)
+    archs = stages["polished" if config.polish_budget else "best_of_k"]
     idx = probe_index(land, archs)
     x = land.encode(jnp.asarray(archs))
     pred_lat = np.asarray(land.latency(x, target.v)) * target.scale
@@ -379,7 +419,21 @@ def budget_study(opt, land, target: Target, budgets, config: EvalConfig) -> tupl
                 "arch": land.space.to_string(archs[i]),
             }
         )
-    return rows, archs
+    return rows, stages
+
+
+def budget_gaps(land: Landscape, target: Target, budgets, stages: dict) -> dict:
+    """Per stage of :func:`budget_study`: mean measured accuracy below the oracle (points) and
+    the share of budgets whose design's measured latency exceeds them."""
+    out = {}
+    for name, archs in stages.items():
+        idx = probe_index(land, archs)
+        oracle = [target.accuracy[target.latency_ms <= b].max() for b in budgets]
+        out[name] = {
+            "accuracy_gap_to_oracle": float(np.mean(oracle - target.accuracy[idx])),
+            "violation_rate": float(np.mean(target.latency_ms[idx] > np.asarray(budgets))),
+        }
+    return out
 
 
 def probe_index(land: Landscape, archs: np.ndarray) -> np.ndarray:
