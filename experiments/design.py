@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from experiments._setup import setup_jax
 from l2o.devices import device_dir, device_from_mapping
 from l2o.optimizer.model import load_model
+from l2o.optimizer.study import loo_margin
 from l2o.predictors.baselines import operator_features
 from l2o.predictors.latency import spec_features
 
@@ -79,15 +80,27 @@ def main(cfg: DictConfig) -> dict:
     measured = Path(cfg.measurements or device_dir() / f"{device.name}.csv")
     if cfg.measurements and not measured.exists():
         raise FileNotFoundError(f"measurements={measured} does not exist")
+    spec, margin = spec_features(device), cfg.margin
     if measured.exists():
         archs, latency = read_measurements(measured, space)
-        head = model.head(spec_features(device), operator_features(space, archs), latency)
+        ops = operator_features(space, archs)
+        head = model.head(spec, ops, latency)
         source = f"{len(latency)} measured architectures ({measured})"
+        if margin == "auto":
+            margin = loo_margin(
+                lambda rows: model.head(spec, ops[rows], latency[rows]),
+                model.landscape,
+                archs,
+                latency,
+            )
+            source += f", leave-one-out margin {margin:.3f}"
     else:
-        head = model.head(spec_features(device))
+        head = model.head(spec)
         source = "its spec sheet only (no conf/device/<name>.csv)"
+        if margin == "auto":
+            raise ValueError("margin=auto needs measured architectures (conf/device/<name>.csv)")
     arch = model.design(
-        head, budget_ms=cfg.budget_ms, lam=cfg.lam, k=cfg.k, margin=cfg.margin, seed=cfg.seed
+        head, budget_ms=cfg.budget_ms, lam=cfg.lam, k=cfg.k, margin=float(margin), seed=cfg.seed
     )
     x = model.landscape.encode(jnp.asarray(arch)[None])
     result = {
