@@ -112,6 +112,17 @@ def test_main_job_contract_rerun_and_design(tmp_path):
     assert space.validate(arch).shape == (6,)
     predicted_ms = float(out.split("accuracy, ")[1].split(" ms")[0])
     assert predicted_ms <= 12.0
+    out = run(
+        "experiments.design",
+        "+device=pixel2",
+        "budget_ms=12",
+        f"run={first}",
+        f"measurements={csv}",
+        "margin=auto",
+    )
+    margin = float(out.split("leave-one-out margin ")[1].split(";")[0])
+    assert 0.0 <= margin <= 0.5
+    assert float(out.split("accuracy, ")[1].split(" ms")[0]) <= 12.0 * (1 - margin) + 1e-3
 
     csv.write_text("arch,latency_ms\n|nor_conv_3x3~0|,1.0\n")
     bad = subprocess.run(
