@@ -425,13 +425,13 @@ def budget_study(opt, land, target: Target, budgets, config: EvalConfig) -> tupl
 def budget_gaps(land: Landscape, target: Target, budgets, stages: dict) -> dict:
     """Per stage of :func:`budget_study`: mean measured accuracy below the oracle (points) and
     the share of budgets whose design's measured latency exceeds them."""
-    out = {}
+    out, budgets = {}, np.asarray(budgets)
+    oracle = np.array([target.accuracy[target.latency_ms <= b].max() for b in budgets])
     for name, archs in stages.items():
         idx = probe_index(land, archs)
-        oracle = [target.accuracy[target.latency_ms <= b].max() for b in budgets]
         out[name] = {
             "accuracy_gap_to_oracle": float(np.mean(oracle - target.accuracy[idx])),
-            "violation_rate": float(np.mean(target.latency_ms[idx] > np.asarray(budgets))),
+            "violation_rate": float(np.mean(target.latency_ms[idx] > budgets)),
         }
     return out
 
