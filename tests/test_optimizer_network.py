@@ -18,8 +18,9 @@ from l2o.optimizer.network import (
     straight_through,
     train,
 )
-from l2o.optimizer.study import loo_margin
+from l2o.optimizer.study import held_out_split, loo_margin, training_split
 from l2o.predictors.latency import Head
+from l2o.predictors.study import HELP_NB201_SPLIT
 from l2o.spaces import get_space
 
 SPACE = get_space("nb201")
@@ -222,3 +223,13 @@ def test_loo_margin_is_the_largest_leave_one_out_underprediction(toy):
     assert got == pytest.approx(min(want, 0.5), rel=1e-4)
     assert loo_margin(head_of, land, archs, y, cap=0.01) == pytest.approx(0.01)
     assert loo_margin(head_of, land, archs[:1], y[:1]) == 0.0
+
+
+def test_training_split_all_is_every_device_but_val_and_the_target():
+    measured = [*HELP_NB201_SPLIT.train, *HELP_NB201_SPLIT.val, *HELP_NB201_SPLIT.test, "v100_1"]
+    assert training_split(HELP_NB201_SPLIT, measured, "help") == HELP_NB201_SPLIT
+    split = held_out_split(training_split(HELP_NB201_SPLIT, measured, "all"), ["pixel3"])
+    assert split.val == HELP_NB201_SPLIT.val and split.test == ("pixel3",)
+    assert set(split.train) == set(measured) - set(HELP_NB201_SPLIT.val) - {"pixel3"}
+    with pytest.raises(ValueError, match="train_devices is one of"):
+        training_split(HELP_NB201_SPLIT, measured, "most")

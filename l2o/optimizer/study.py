@@ -135,6 +135,20 @@ def support_archs(n: int, k: int, how: str = "random", seed: int = 0) -> np.ndar
     return np.sort(np.random.default_rng(seed + 1).choice(n, k, replace=False))
 
 
+TRAIN_DEVICES = ("help", "all")
+
+
+def training_split(split: Split, measured: Sequence[str], train_devices: str = "help") -> Split:
+    """The devices the performance networks learn from: ``help``, the space's split as given
+    (HELP's for NB201); ``all``, every measured device but the split's validation devices
+    (the targets are taken out afterwards by :func:`held_out_split`)."""
+    if train_devices == "help":
+        return split
+    if train_devices != "all":
+        raise ValueError(f"train_devices is one of {TRAIN_DEVICES}; got {train_devices!r}")
+    return Split(tuple(d for d in measured if d not in split.val), split.val, ())
+
+
 def held_out_split(split: Split, target: Sequence[str]) -> Split:
     """The split with the ``target`` devices removed from training and validation."""
     test = tuple(split.test) + tuple(t for t in target if t not in split.test)
@@ -265,7 +279,7 @@ class EvalConfig:
     margin: float | str = 0.0  # budget mode: aim at (1 - margin) x the budget; "auto": loo_margin
     evolution: EvolutionConfig = EvolutionConfig()  # the per-device search baseline
     polish: EvolutionConfig = POLISH
-    polish_budget: bool = False  # polish budget designs too (nearer the predicted budget: riskier)
+    polish_budget: bool = True  # polish budget designs (False: best-of-K, repaired)
     timing_batch: int = 16384  # designs in the batched throughput measurement
     seed: int = 0
 
@@ -451,9 +465,11 @@ def hypervolume_ratio(target: Target, idx: np.ndarray) -> float:
     return float(ours / oracle)
 
 
-def throughput(opt, land, target: Target, config: EvalConfig) -> dict:
+def throughput(opt, land, target: Target, config: EvalConfig, budget_opt=None) -> dict:
     """Seconds per design: one call of the network (its forward pass and argmax), and one
-    best-of-K call; batched designs per second (``timing_batch`` conditions in one call)."""
+    best-of-K call; batched designs per second (``timing_batch`` conditions in one call). With
+    ``budget_opt``, also one polished budget design (best-of-K, repair and the polish) at the
+    median measured latency: what a budget design of :func:`budget_study` costs."""
     u, key = jnp.float32(sum(config.log_lambda) / 2), jax.random.key(config.seed)
     one = jax.jit(lambda u: design(opt.net, opt.params, target.v, u))
     best = jax.jit(
@@ -462,8 +478,18 @@ def throughput(opt, land, target: Target, config: EvalConfig) -> dict:
     n = config.timing_batch
     us = jnp.linspace(*config.log_lambda, n, dtype=jnp.float32)
     per_batch = _timed(jax.jit(jax.vmap(one)), us, repeats=5)
-    return {
+    out = {
         "seconds_per_design": _timed(one, u, repeats=200),
         "seconds_per_design_best_of_k": _timed(best, u, key, repeats=50),
         "designs_per_second_batched": n / per_batch,
     }
+    if budget_opt is not None:
+
+        def polished(u, key):
+            net, params = budget_opt.net, budget_opt.params
+            start = decode(net, params, land, target.v, u, "budget", key, config.k)
+            return polish(land, start, target.v, u, "budget", key, config.polish)
+
+        u_budget = jnp.float32(np.log(np.median(target.latency_ms) / target.scale))
+        out["seconds_per_design_polished"] = _timed(jax.jit(polished), u_budget, key, repeats=20)
+    return out
