@@ -100,7 +100,13 @@ def main(cfg: DictConfig) -> dict:
         if margin == "auto":
             raise ValueError("margin=auto needs measured architectures (conf/device/<name>.csv)")
     arch = model.design(
-        head, budget_ms=cfg.budget_ms, lam=cfg.lam, k=cfg.k, margin=float(margin), seed=cfg.seed
+        head,
+        budget_ms=cfg.budget_ms,
+        lam=cfg.lam,
+        k=cfg.k,
+        margin=float(margin),
+        seed=cfg.seed,
+        polish=cfg.polish,
     )
     x = model.landscape.encode(jnp.asarray(arch)[None])
     result = {

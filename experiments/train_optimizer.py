@@ -60,7 +60,6 @@ from l2o.predictors.accuracy import AccuracyConfig
 from l2o.predictors.study import Split
 from l2o.results import plot_curves, plot_front, write_summary
 
-
 POOR_FIT = 0.2  # a leave-one-out margin above this warns that the head fits its k archs poorly
 
 
@@ -243,7 +242,7 @@ def help_table(cfg: DictConfig, split: Split, out: Path) -> dict:
                 count = staged.setdefault(name, {"violations": 0, "at_least_help": 0})
                 count["violations"] += int(not met)
                 count["at_least_help"] += int(
-                    help_lat <= limit and met and target.accuracy[i] >= help_acc
+                    help_lat <= limit and met and study.at_least(target.accuracy[i], help_acc)
                 )
         for (limit, help_lat, help_acc), row in zip(cases, found):
             rows.append(

@@ -113,7 +113,7 @@ def test_main_job_contract_rerun_and_design(tmp_path):
     assert space.validate(arch).shape == (6,)
     predicted_ms = float(out.split("accuracy, ")[1].split(" ms")[0])
     assert predicted_ms <= 12.0
-    out = run(*design, "margin=auto")
+    out = run(*design, "margin=auto", "polish=true")  # the polish keeps the margined budget
     margin = float(out.split("leave-one-out margin ")[1].split(";")[0])
     assert 0.0 <= margin <= 0.5
     assert float(out.split("accuracy, ")[1].split(" ms")[0]) <= 12.0 * (1 - margin) + 1e-3
@@ -157,5 +157,6 @@ def test_help_table_experiment(tmp_path):
     assert max(r["margin"] for r in rows) > 0
     assert set(s["stages"]) == {"best_of_k", "polished"}  # the rows are polished designs
     assert s["violations"] == sum(not r["met"] for r in rows)
-    helped = [r["met"] and r["accuracy"] >= r["help_accuracy"] for r in rows if r["help_met"]]
+    # at least HELP's accuracy, up to the table's float32 storage noise (71.5 reads 71.4999999)
+    helped = [r["met"] and r["accuracy"] > r["help_accuracy"] - 1e-4 for r in rows if r["help_met"]]
     assert s["at_least_help"] == sum(helped)

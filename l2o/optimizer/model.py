@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from l2o import checkpoints
-from l2o.optimizer.inference import decode_many
+from l2o.optimizer.inference import decode_many, polish
 from l2o.optimizer.landscape import Landscape, build_landscape
 from l2o.optimizer.network import OptimizerNet, TrainedOptimizer
 from l2o.optimizer.study import (
@@ -34,6 +34,7 @@ from l2o.predictors.latency import SPEC_DIM, Head, LatencyNet, LatencyNetConfig,
 from l2o.spaces import get_space
 
 MODES = ("lambda", "budget")
+_polish = jax.jit(polish, static_argnames=("land", "mode"))
 
 
 class Model(NamedTuple):
@@ -45,8 +46,11 @@ class Model(NamedTuple):
     def head(self, spec, op_features=None, latency_ms=None) -> Head:
         return device_head(self.latency, spec, op_features, latency_ms)
 
-    def design(self, head: Head, *, budget_ms=None, lam=None, k=16, margin=0.0, seed=0):
-        """One design for the device of ``head``: int32[L]; give ``budget_ms`` or ``lam``."""
+    def design(
+        self, head: Head, *, budget_ms=None, lam=None, k=16, margin=0.0, seed=0, polish=False
+    ):
+        """One design for the device of ``head``: int32[L]; give ``budget_ms`` or ``lam``.
+        ``polish``: then the short evolutionary polish from it (what the main job reports)."""
         if (budget_ms is None) == (lam is None):
             raise ValueError("give exactly one of budget_ms (budget mode) or lam (λ mode)")
         v = head.w / head.scale
@@ -60,6 +64,9 @@ class Model(NamedTuple):
         archs = decode_many(
             net, params, self.landscape, v, us, key[None], mode=mode, k=k, margin=margin
         )
+        if polish:
+            aim = u + np.log1p(-margin) if mode == "budget" else u
+            archs = _polish(self.landscape, archs[0], v, jnp.float32(aim), mode, key)[None]
         return np.asarray(archs[0])
 
 
