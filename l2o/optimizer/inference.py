@@ -9,7 +9,7 @@
   design, so a feasible design is never changed.
 - :func:`decode`: candidates -> re-score -> repair, for one (v, u); vmap it for batches.
 - :func:`polish`: a short evolutionary search seeded at the network's design (the thesis's
-  "narrow the space, then fine-tune").
+  "narrow the space, then fine-tune"); :func:`decode_polished`: the two in turn.
 """
 
 from __future__ import annotations
@@ -126,3 +126,23 @@ def polish(
     params = (v, jnp.asarray(u, jnp.float32))
     cards = tuple(land.space.cardinalities)
     return evolve(fitness, params, key, cards, config, start).arch
+
+
+def decode_polished(
+    net: OptimizerNet,
+    params: Params,
+    land: Landscape,
+    v: jax.Array,
+    u,
+    mode: str,
+    key: jax.Array,
+    k: int = 1,
+    margin: float = 0.0,
+    config: EvolutionConfig = POLISH,
+) -> jax.Array:
+    """:func:`decode`, then :func:`polish` from its design at the same (margined) condition."""
+    start = decode(net, params, land, v, u, mode, key, k, margin)
+    aim = jnp.asarray(u, jnp.float32)
+    if mode == "budget":
+        aim = aim + jnp.log1p(-margin)
+    return polish(land, start, v, aim, mode, key, config)

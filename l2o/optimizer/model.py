@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from l2o import checkpoints
-from l2o.optimizer.inference import decode_many, polish
+from l2o.optimizer.inference import decode_many, decode_polished
 from l2o.optimizer.landscape import Landscape, build_landscape
 from l2o.optimizer.network import OptimizerNet, TrainedOptimizer
 from l2o.optimizer.study import (
@@ -34,7 +34,7 @@ from l2o.predictors.latency import SPEC_DIM, Head, LatencyNet, LatencyNetConfig,
 from l2o.spaces import get_space
 
 MODES = ("lambda", "budget")
-_polish = jax.jit(polish, static_argnames=("land", "mode"))
+_decode_polished = jax.jit(decode_polished, static_argnames=("net", "land", "mode", "k"))
 
 
 class Model(NamedTuple):
@@ -60,13 +60,13 @@ class Model(NamedTuple):
             mode, u = "lambda", np.log10(float(lam))
         net, params = self.nets[mode]
         key = jax.random.key(seed)
+        if polish:
+            land, u = self.landscape, jnp.float32(u)
+            return np.asarray(_decode_polished(net, params, land, v, u, mode, key, k, margin))
         us = jnp.asarray([u], jnp.float32)
         archs = decode_many(
             net, params, self.landscape, v, us, key[None], mode=mode, k=k, margin=margin
         )
-        if polish:
-            aim = u + np.log1p(-margin) if mode == "budget" else u
-            archs = _polish(self.landscape, archs[0], v, jnp.float32(aim), mode, key)[None]
         return np.asarray(archs[0])
 
 
