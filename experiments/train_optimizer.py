@@ -16,9 +16,10 @@ sheet and ``k`` measured architectures and evaluates against its measured tables
 ``lambdas``, ``objective_gap`` {mean, max, per_lambda} (the network's argmax designs against
 the search), ``objective_gaps`` {argmax, best_of_K, polished, search_vs_exhaustive},
 ``hypervolume_ratio``, ``budget`` [{budget_ms, latency_ms, accuracy, oracle_accuracy,
-predicted_latency_ms, predicted_accuracy, arch}], ``violation_rate``,
-``accuracy_gap_to_oracle`` (mean over budgets, points), ``budget_stages`` {best_of_k,
-polished: {accuracy_gap_to_oracle, violation_rate}} (what the polish adds), ``seconds_per_design``,
+predicted_latency_ms, predicted_accuracy, arch}, and with ``verify`` > 0: verified,
+measurements], ``violation_rate``, ``accuracy_gap_to_oracle`` (mean over budgets, points),
+``budget_stages`` {best_of_k, polished, and verified with ``verify`` > 0:
+{accuracy_gap_to_oracle, violation_rate}} (what each step adds), ``seconds_per_design``,
 ``seconds_per_design_best_of_k``, ``seconds_per_design_polished``, ``seconds_per_search``,
 ``speedup``, ``speedup_polished``,
 ``designs_per_second_batched``, ``train_seconds`` {performance, lambda, budget},
@@ -29,12 +30,16 @@ without_synthetic, the other method without_synthetic: objective_gap of argmax d
 loads) and the optimizer networks' training checkpoints under ``checkpoints/`` (rerun with
 ``hydra.run.dir=<that run>`` to resume an interrupted training).
 
+``verify`` (0 by default) keeps that many of the ``k`` measurements back to check budget
+designs on the device (:mod:`l2o.optimizer.verify`; the measured table plays the device).
+
 ``experiment=help_nb201`` runs HELP's Table 4 instead: one budget network, HELP's five unseen
-devices with HELP's 10 reference archs measured, the 15 (device, constraint) cases; its
-``summary.json`` has ``help_table`` [{device, constraint_ms, latency_ms, accuracy,
-oracle_accuracy, help_latency_ms, help_accuracy, met, help_met}], ``violations``,
+devices with 10 target measurements each (the first 5 of HELP's reference archs up front,
+``verify=5`` kept for the designs), the 15 (device, constraint) cases; its ``summary.json`` has
+``help_table`` [{device, constraint_ms, latency_ms, accuracy, oracle_accuracy, help_latency_ms,
+help_accuracy, met, help_met, margin, arch, verified, measurements}], ``violations``,
 ``at_least_help`` (cases where HELP met its constraint and we match or beat its accuracy),
-``help_met`` and ``stages`` {best_of_k, polished: {violations, at_least_help}}.
+``help_met`` and ``stages`` {best_of_k, polished, verified: {violations, at_least_help}}.
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ from experiments._setup import setup_jax
 from l2o.data import load_latency, load_nb201_accuracy
 from l2o.metrics import pareto_front
 from l2o.optimizer import study
-from l2o.optimizer.model import save_model
+from l2o.optimizer.model import Model, save_model
 from l2o.optimizer.network import OptimizerConfig, train
 from l2o.predictors.accuracy import AccuracyConfig
 from l2o.predictors.study import Split
@@ -99,8 +104,16 @@ def progress_line(mode: str):
     return report
 
 
+def support_of(perf: study.PerformanceNetworks, cfg: DictConfig) -> np.ndarray:
+    """The archs measured up front: ``k`` less the ``verify`` kept to check budget designs."""
+    if not 0 <= cfg.verify < cfg.k:
+        raise ValueError(f"verify keeps some of the k={cfg.k} measurements; got {cfg.verify}")
+    n = len(perf.landscape.archs)
+    return study.support_archs(n, cfg.k - cfg.verify, cfg.support, cfg.seed)
+
+
 def target_of(perf: study.PerformanceNetworks, cfg: DictConfig, device: str) -> study.Target:
-    support = study.support_archs(len(perf.landscape.archs), cfg.k, cfg.support, cfg.seed)
+    support = support_of(perf, cfg)
     head = perf.head(device, support)
     latency_ms = np.asarray(load_latency(perf.space.name)[device])
     margin = study.loo_margin(
@@ -115,6 +128,33 @@ def target_of(perf: study.PerformanceNetworks, cfg: DictConfig, device: str) -> 
         latency_ms=latency_ms,
         accuracy=np.asarray(load_nb201_accuracy(cfg.space.accuracy_dataset)),
         loo_margin=margin,
+    )
+
+
+def verifier(opt, perf: study.PerformanceNetworks, device: str, target: study.Target, cfg, ev):
+    """budgets -> :meth:`Model.verified_designs` with ``verify`` of the k measurements, the
+    device's measured table playing the device (None when ``verify`` is 0)."""
+    if cfg.verify == 0:
+        return None
+    model = Model(perf.landscape, perf.latency, {"budget": (opt.net, opt.params)}, {})
+    support = support_of(perf, cfg)
+    archs, space = np.asarray(perf.landscape.archs), perf.space
+    spec = perf.data.specs[perf.index[device]]
+    margin = study.budget_margin(target, ev)
+
+    def measure(arch: np.ndarray) -> float:
+        return float(target.latency_ms[space.to_index(arch[None])[0]])
+
+    return lambda budgets: model.verified_designs(
+        spec,
+        archs[support],
+        target.latency_ms[support],
+        budgets,
+        measure,
+        cfg.verify,
+        k=ev.k,
+        margin=margin,
+        seed=ev.seed,
     )
 
 
@@ -166,8 +206,9 @@ def main_job(cfg: DictConfig, split: Split, out: Path) -> dict:
     search = study.search_baseline(land, target, us, ev)
     lam = study.lambda_study(nets["lambda"], land, target, search, us, ev)
     budgets = study.budget_grid(target, ev)
-    budget, stages = study.budget_study(nets["budget"], land, target, budgets, ev)
-    budget_archs = stages["polished" if ev.polish_budget else "best_of_k"]
+    verify = verifier(nets["budget"], perf, device, target, cfg, ev)
+    budget, stages = study.budget_study(nets["budget"], land, target, budgets, ev, verify)
+    budget_archs = stages[study.reported_stage(ev, verify is not None)]
     speed = study.throughput(nets["lambda"], land, target, ev, nets["budget"])
     idx = study.probe_index(land, np.concatenate([lam["argmax"], budget_archs]))
     summary = {
@@ -234,7 +275,8 @@ def help_table(cfg: DictConfig, split: Split, out: Path) -> dict:
         target = target_of(perf, cfg, device)
         cases = study.HELP_TABLE4[device]
         limits = [c[0] for c in cases]
-        found, stages = study.budget_study(net, perf.landscape, target, limits, ev)
+        verify = verifier(net, perf, device, target, cfg, ev)
+        found, stages = study.budget_study(net, perf.landscape, target, limits, ev, verify)
         for name, archs in stages.items():
             idx = study.probe_index(perf.landscape, archs)
             for (limit, help_lat, help_acc), i in zip(cases, idx):
@@ -250,6 +292,7 @@ def help_table(cfg: DictConfig, split: Split, out: Path) -> dict:
                     "device": device,
                     "constraint_ms": limit,
                     **{k: row[k] for k in ("latency_ms", "accuracy", "oracle_accuracy", "arch")},
+                    **{k: row[k] for k in ("verified", "measurements") if k in row},
                     "help_latency_ms": help_lat,
                     "help_accuracy": help_acc,
                     "met": row["latency_ms"] <= limit,
@@ -262,7 +305,7 @@ def help_table(cfg: DictConfig, split: Split, out: Path) -> dict:
                 f"(HELP {help_lat} ms, {help_acc} %; oracle {row['oracle_accuracy']:.2f} %)"
             )
     plot_training({"budget": net}, out)
-    chosen = staged["polished" if ev.polish_budget else "best_of_k"]
+    chosen = staged[study.reported_stage(ev, cfg.verify > 0)]
     return {
         "experiment": "help_nb201",
         "space": cfg.space.name,

@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 
 from l2o.data import load_latency
+from l2o.devices import get_device
+from l2o.optimizer.model import load_model
+from l2o.predictors.latency import spec_features
 from l2o.spaces import get_space
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,6 +121,20 @@ def test_main_job_contract_rerun_and_design(tmp_path):
     assert 0.0 <= margin <= 0.5
     assert float(out.split("accuracy, ")[1].split(" ms")[0]) <= 12.0 * (1 - margin) + 1e-3
 
+    # designs checked on the device (pixel2's table plays it): measured within their budgets
+    model, lat = load_model(first / "model"), np.asarray(table["pixel2"])
+    measured = []
+    spec = spec_features(get_device("pixel2"))
+
+    def measure(arch):
+        measured.append(arch)
+        return lat[space.to_index(arch[None])[0]]
+
+    found = model.verified_designs(spec, table.archs[rows], lat[rows], [12.0, 20.0], measure, 3)
+    assert len(measured) <= 3 and sum(f.measurements for f in found) == len(measured)
+    for f, budget in zip(found, (12.0, 20.0)):
+        assert f.verified and lat[space.to_index(f.arch[None])[0]] <= budget
+
     csv.write_text("arch,latency_ms\n|nor_conv_3x3~0|,1.0\n")
     bad = subprocess.run(
         [sys.executable, "-m", *design],
@@ -153,9 +170,12 @@ def test_help_table_experiment(tmp_path):
     for r in rows:
         assert r["met"] == (r["latency_ms"] <= r["constraint_ms"])
         assert r["oracle_accuracy"] >= r["accuracy"] or not r["met"]
-        assert 0.0 <= r["margin"] <= 0.5  # leave-one-out on HELP's 10 reference archs
+        assert 0.0 <= r["margin"] <= 0.5  # leave-one-out on the first 5 of HELP's references
+        assert r["met"] or not r["verified"]  # a verified design was measured within its budget
     assert max(r["margin"] for r in rows) > 0
-    assert set(s["stages"]) == {"best_of_k", "polished"}  # the rows are polished designs
+    assert set(s["stages"]) == {"best_of_k", "polished", "verified"}  # the rows are verified
+    for device in {r["device"] for r in rows}:  # 5 up front, at most 5 to check designs
+        assert sum(r["measurements"] for r in rows if r["device"] == device) <= 5
     assert s["violations"] == sum(not r["met"] for r in rows)
     # at least HELP's accuracy, up to the table's float32 storage noise (71.5 reads 71.4999999)
     helped = [r["met"] and r["accuracy"] > r["help_accuracy"] - 1e-4 for r in rows if r["help_met"]]

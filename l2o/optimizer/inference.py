@@ -146,3 +146,9 @@ def decode_polished(
     if mode == "budget":
         aim = aim + jnp.log1p(-margin)
     return polish(land, start, v, aim, mode, key, config)
+
+
+# one jit cache for every caller (Model.design, the verified budget designs)
+decode_polished_jit = jax.jit(
+    decode_polished, static_argnames=("net", "land", "mode", "k", "config")
+)

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from l2o import checkpoints
-from l2o.optimizer.inference import decode_many, decode_polished
+from l2o.optimizer.inference import decode_many, decode_polished_jit
 from l2o.optimizer.landscape import Landscape, build_landscape
 from l2o.optimizer.network import OptimizerNet, TrainedOptimizer
 from l2o.optimizer.study import (
@@ -29,12 +29,13 @@ from l2o.optimizer.study import (
     accuracy_function,
     device_head,
 )
+from l2o.optimizer.verify import Verified, verified_designs
+from l2o.predictors.baselines import operator_features
 from l2o.predictors.fitting import FitConfig
 from l2o.predictors.latency import SPEC_DIM, Head, LatencyNet, LatencyNetConfig, TrainedLatency
 from l2o.spaces import get_space
 
 MODES = ("lambda", "budget")
-_decode_polished = jax.jit(decode_polished, static_argnames=("net", "land", "mode", "k"))
 
 
 class Model(NamedTuple):
@@ -62,12 +63,33 @@ class Model(NamedTuple):
         key = jax.random.key(seed)
         if polish:
             land, u = self.landscape, jnp.float32(u)
-            return np.asarray(_decode_polished(net, params, land, v, u, mode, key, k, margin))
+            return np.asarray(decode_polished_jit(net, params, land, v, u, mode, key, k, margin))
         us = jnp.asarray([u], jnp.float32)
         archs = decode_many(
             net, params, self.landscape, v, us, key[None], mode=mode, k=k, margin=margin
         )
         return np.asarray(archs[0])
+
+    def verified_designs(
+        self, spec, archs, latency_ms, budgets, measure, n_verify, *, k=16, margin=0.0, seed=0
+    ) -> list[Verified]:
+        """Polished budget designs checked on the device (:mod:`l2o.optimizer.verify`): ``archs``
+        int[k, L] and ``latency_ms`` [k] measured so far, ``measure(arch) -> ms`` runs one more
+        (at most ``n_verify`` times). One :class:`Verified` per budget (ms)."""
+        space, land = self.landscape.space, self.landscape
+
+        def fit(a, y):
+            return self.head(spec, operator_features(space, a), jnp.asarray(y, jnp.float32))
+
+        def design(head, budget_ms, aim):
+            return self.design(head, budget_ms=budget_ms, k=k, margin=aim, seed=seed, polish=True)
+
+        def accuracy(a):
+            return np.asarray(land.accuracy(land.encode(jnp.asarray(a))))
+
+        return verified_designs(
+            budgets, design, fit, measure, accuracy, archs, latency_ms, n_verify, margin
+        )[0]
 
 
 def _json_config(perf: PerformanceNetworks, latency_config, acc_hidden, opt_hidden) -> dict:

@@ -141,12 +141,13 @@ def _few_shot(net, params, spec, x, y):
 
 
 def support_archs(n: int, k: int, how: str = "random", seed: int = 0) -> np.ndarray:
-    """The k archs measured on the target: ``random`` (seeded) or HELP's 10 reference archs."""
+    """The k archs measured on the target: ``random`` (seeded) or the first k of HELP's 10
+    reference archs (in HELP's order)."""
     if how == "help_reference":
         ref = np.asarray(load_latency("nb201").fingerprint_index)
-        if k != len(ref):
-            raise ValueError(f"HELP's reference set has {len(ref)} archs; set k={len(ref)}")
-        return np.sort(ref)
+        if not 0 < k <= len(ref):
+            raise ValueError(f"HELP's reference set has {len(ref)} archs; set 1 <= k <= {len(ref)}")
+        return np.sort(ref[:k])
     if how != "random":
         raise ValueError(f"support is one of {SUPPORTS}; got {how!r}")
     return np.sort(np.random.default_rng(seed + 1).choice(n, k, replace=False))
@@ -422,16 +423,23 @@ def polish_many(land: Landscape, target: Target, archs, us, mode: str, config: E
     return np.asarray(run(jnp.asarray(archs), jnp.asarray(us, jnp.float32), keys))
 
 
-def budget_study(opt, land, target: Target, budgets, config: EvalConfig) -> tuple[list, dict]:
+def budget_study(
+    opt, land, target: Target, budgets, config: EvalConfig, verify: Callable | None = None
+) -> tuple[list, dict]:
     """For each budget (ms): the network's design (best-of-K, repaired, and polished when
     ``config.polish_budget``), its measured latency and accuracy, and the oracle's best measured
-    accuracy within the budget. Also returns both stages' designs: {best_of_k, polished}."""
+    accuracy within the budget. Also returns every stage's designs: {best_of_k, polished} and,
+    with ``verify`` (budgets -> :class:`~l2o.optimizer.verify.Verified` per budget),
+    ``verified``, which is then reported (rows add ``verified`` and ``measurements``)."""
     us = np.log(np.asarray(budgets) / target.scale)
     margin = budget_margin(target, config)
     aim = us + np.log1p(-margin)
     stages = {"best_of_k": designs(opt, land, target, us, "budget", config.k, margin, config.seed)}
     stages["polished"] = polish_many(land, target, stages["best_of_k"], aim, "budget", config)
-    archs = stages["polished" if config.polish_budget else "best_of_k"]
+    checked = verify(budgets) if verify is not None else None
+    if checked is not None:
+        stages["verified"] = np.stack([c.arch for c in checked])
+    archs = stages[reported_stage(config, verify is not None)]
     idx = probe_index(land, archs)
     x = land.encode(jnp.asarray(archs))
     pred_lat = np.asarray(land.latency(x, target.v)) * target.scale
@@ -450,7 +458,14 @@ def budget_study(opt, land, target: Target, budgets, config: EvalConfig) -> tupl
                 "arch": land.space.to_string(archs[i]),
             }
         )
+        if checked is not None:  # measured within the budget; target measurements it took
+            rows[-1].update(verified=checked[i].verified, measurements=checked[i].measurements)
     return rows, stages
+
+
+def reported_stage(config: EvalConfig, verified: bool = False) -> str:
+    """The budget stage a summary reports: verified when measured, else per ``polish_budget``."""
+    return "verified" if verified else "polished" if config.polish_budget else "best_of_k"
 
 
 def budget_gaps(land: Landscape, target: Target, budgets, stages: dict) -> dict:
