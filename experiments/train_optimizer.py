@@ -73,6 +73,7 @@ def performance_config(cfg: DictConfig) -> study.PerformanceConfig:
     fit = dataclasses.replace(base.latency.fit, max_epochs=cfg.performance.latency_epochs)
     return study.PerformanceConfig(
         accuracy_dataset=cfg.space.accuracy_dataset,
+        accuracy_predictor=cfg.performance.accuracy,
         accuracy_archs=cfg.performance.accuracy_archs,
         accuracy_members=cfg.performance.accuracy_members,
         latency=dataclasses.replace(base.latency, fit=fit),

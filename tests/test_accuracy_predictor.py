@@ -13,10 +13,12 @@ from l2o.predictors.accuracy import (
     GPConfig,
     arccos_kernel,
     condition_gp,
+    dense_table,
     fit_accuracy_gp,
     fit_accuracy_mlp,
     gp_hyper_init,
     make_gp_apply,
+    table_accuracy,
 )
 from l2o.predictors.fitting import FitConfig
 from l2o.spaces import get_space
@@ -204,3 +206,24 @@ def test_bad_inputs_raise_value_error(nb201):
         AccuracyConfig(hidden=())
     with pytest.raises(ValueError, match="max_points"):
         fit_accuracy_gp(space, archs, acc, GPConfig(max_points=10))
+
+
+def test_table_accuracy_is_the_table_and_its_multilinear_extension(nb201):
+    space, archs, acc = nb201
+    table = jnp.asarray(dense_table(space, archs, acc))
+    f = jax.jit(table_accuracy(table, space.cardinalities))
+    # exact on every one-hot design
+    np.testing.assert_allclose(np.asarray(f(space.one_hot_batch(archs))), acc, atol=1e-4)
+    # on relaxed designs, the expected accuracy of independent per-slot choices: a numpy sum
+    # over all 15625 archs of prod_i p_i[a_i] * acc[a]
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(5), size=(3, 6))  # 3 relaxed designs, 6 slots x 5 choices
+    weights = np.prod(p[:, np.arange(6), archs], axis=-1)  # [3, 15625]
+    relaxed = np.asarray(f(jnp.asarray(p.reshape(3, 30))))
+    np.testing.assert_allclose(relaxed, weights @ acc, rtol=1e-5)
+
+
+def test_table_accuracy_needs_every_architecture_once(nb201):
+    space, archs, acc = nb201
+    with pytest.raises(ValueError, match="every one of the 15625"):
+        dense_table(space, archs[:-1], acc[:-1])

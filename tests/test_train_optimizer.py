@@ -155,6 +155,7 @@ def test_help_table_experiment(tmp_path):
         f"cache_dir={tmp_path / 'c'}",
         "evaluation.margin=auto",
         *TINY,
+        "performance.accuracy=table",  # NB201's measured accuracy as Acc(x)
         f"hydra.run.dir={out}",
     )
     s = json.loads((out / "summary.json").read_text())

@@ -93,12 +93,15 @@ class Model(NamedTuple):
 
 
 def _json_config(perf: PerformanceNetworks, latency_config, acc_hidden, opt_hidden) -> dict:
+    table = "table" in perf.accuracy_params
+    members = 1 if table else int(jax.tree_util.tree_leaves(perf.accuracy_params)[0].shape[0])
     return {
         "space": perf.space.name,
         "num_op_features": int(perf.data.op_features.shape[1]),
         "latency": dataclasses.asdict(latency_config),
         "accuracy_hidden": list(acc_hidden),
-        "accuracy_members": int(jax.tree_util.tree_leaves(perf.accuracy_params)[0].shape[0]),
+        "accuracy_predictor": "table" if table else "mlp",
+        "accuracy_members": members,
         "optimizer_hidden": list(opt_hidden),
         "train_devices": list(perf.train_devices),
     }
@@ -152,7 +155,12 @@ def load_model(directory: str | Path) -> Model:
     f = config["num_op_features"] + lat_config.learned_features
     abstract = {
         "latency": jax.eval_shape(jax.vmap(lat_init), keys),
-        "accuracy": accuracy_abstract(space, config["accuracy_hidden"], config["accuracy_members"]),
+        "accuracy": accuracy_abstract(
+            space,
+            config["accuracy_hidden"],
+            config["accuracy_members"],
+            config.get("accuracy_predictor", "mlp"),
+        ),
         **{
             mode: jax.eval_shape(lambda: opt_net.init(jax.random.key(0), jnp.zeros(f), 0.0))
             for mode in MODES
@@ -160,7 +168,7 @@ def load_model(directory: str | Path) -> Model:
     }
     params = checkpoints.restore(path, abstract).params
     latency = TrainedLatency(lat_net, params["latency"], None, 0.0)
-    accuracy = accuracy_function(params["accuracy"], config["accuracy_hidden"])
+    accuracy = accuracy_function(params["accuracy"], config["accuracy_hidden"], space)
     land = build_landscape(space, accuracy, latency)
     nets = {mode: (opt_net, params[mode]) for mode in MODES}
     return Model(land, latency, nets, config)

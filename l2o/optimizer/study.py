@@ -35,7 +35,12 @@ from l2o.optimizer.inference import (
 )
 from l2o.optimizer.landscape import Landscape, build_landscape
 from l2o.optimizer.network import TrainedOptimizer, design
-from l2o.predictors.accuracy import AccuracyConfig, fit_accuracy_mlp
+from l2o.predictors.accuracy import (
+    AccuracyConfig,
+    dense_table,
+    fit_accuracy_mlp,
+    table_accuracy,
+)
 from l2o.predictors.fitting import FitConfig
 from l2o.predictors.latency import (
     Head,
@@ -61,6 +66,9 @@ class PerformanceConfig:
     """How the frozen performance networks are made (issue 3's settings by default)."""
 
     accuracy_dataset: str = "cifar100"
+    # mlp: Acc(x) an MLP (ensemble) fit to measured archs; table: the measured table itself
+    # (every arch of the space, :func:`~l2o.predictors.accuracy.table_accuracy`)
+    accuracy_predictor: str = "mlp"
     accuracy_archs: int = 5000  # random archs with known accuracy the MLPs train on
     # an ensemble ranks the best 10 % of unseen archs better (SRCC 0.73 for 5 against 0.67 for
     # one) but did not help the main job (pixel3: 1.91 points below the oracle against 1.26)
@@ -179,8 +187,16 @@ def _latency_abstract(data: LatencyData, devices, config: LatencyNetConfig):
     return init_params(jax.random.key(0), data, devices, pool, config)[1]
 
 
-def accuracy_abstract(space: Space, hidden: Sequence[int], members: int):
-    """Shapes of an accuracy ensemble's params (leading axis: members), to restore into."""
+ACCURACY_KINDS = ("mlp", "table")
+
+
+def accuracy_abstract(space: Space, hidden: Sequence[int], members: int, kind: str = "mlp"):
+    """Shapes of the accuracy params to restore into: an MLP ensemble's (leading axis:
+    members) or the measured table's."""
+    if kind not in ACCURACY_KINDS:
+        raise ValueError(f"the accuracy predictor is one of {ACCURACY_KINDS}; got {kind!r}")
+    if kind == "table":
+        return {"table": jax.ShapeDtypeStruct(tuple(space.cardinalities), jnp.float32)}
 
     def one(key):
         net = MLP(tuple(hidden)).init(key, jnp.zeros((1, space.encoding_size)))["params"]
@@ -189,9 +205,11 @@ def accuracy_abstract(space: Space, hidden: Sequence[int], members: int):
     return jax.eval_shape(jax.vmap(one), jax.random.split(jax.random.key(0), members))
 
 
-def accuracy_function(params: dict, hidden: Sequence[int]):
-    """The accuracy ensemble (params stacked over members) on flat (relaxed) one-hot encodings
-    [..., E] -> %: the members' mean."""
+def accuracy_function(params: dict, hidden: Sequence[int], space: Space):
+    """Acc(x) on flat (relaxed) one-hot encodings [..., E] -> %: the accuracy ensemble's mean
+    (params stacked over members) or, for ``{"table": T}``, the table's multilinear extension."""
+    if "table" in params:
+        return table_accuracy(params["table"], space.cardinalities)
     model = MLP(tuple(hidden))
 
     def accuracy(x):
@@ -245,7 +263,9 @@ def performance_networks(
         progress(f"performance networks: loading {path}")
         abstract = {
             "latency": _latency_abstract(data, train_idx, config.latency),
-            "accuracy": accuracy_abstract(space, acc_config.hidden, config.accuracy_members),
+            "accuracy": accuracy_abstract(
+                space, acc_config.hidden, config.accuracy_members, config.accuracy_predictor
+            ),
         }
         saved = checkpoints.restore(path, abstract).params
         net = LatencyNet(data.op_features.shape[1], config.latency)
@@ -254,15 +274,22 @@ def performance_networks(
     else:
         progress(f"performance networks: training (held out: {', '.join(targets)})")
         accuracy = load_nb201_accuracy(config.accuracy_dataset)
-        rng = np.random.default_rng(config.seed)
-        subset = rng.choice(len(archs), config.accuracy_archs, replace=False)
-        members = [
-            fit_accuracy_mlp(
-                jax.random.key(config.seed + m), space, archs[subset], accuracy[subset], acc_config
-            )[0]
-            for m in range(config.accuracy_members)
-        ]
-        acc_params = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *members)
+        if config.accuracy_predictor == "table":
+            acc_params = {"table": jnp.asarray(dense_table(space, archs, accuracy))}
+        else:
+            rng = np.random.default_rng(config.seed)
+            subset = rng.choice(len(archs), config.accuracy_archs, replace=False)
+            members = [
+                fit_accuracy_mlp(
+                    jax.random.key(config.seed + m),
+                    space,
+                    archs[subset],
+                    accuracy[subset],
+                    acc_config,
+                )[0]
+                for m in range(config.accuracy_members)
+            ]
+            acc_params = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *members)
         latency = train_latency_net(
             data,
             train_idx,
@@ -277,7 +304,7 @@ def performance_networks(
     ops = data.op_features
     heads = [device_head(latency, data.specs[i], ops, data.latency_ms[i]) for i in train_idx]
     train_heads = Head(jnp.stack([h.w for h in heads]), jnp.stack([h.scale for h in heads]))
-    accuracy_fn = accuracy_function(acc_params, acc_config.hidden)
+    accuracy_fn = accuracy_function(acc_params, acc_config.hidden, space)
     land = build_landscape(space, accuracy_fn, latency, train_heads, jnp.asarray(archs))
     seconds = 0.0 if cached else time.perf_counter() - start
     return PerformanceNetworks(

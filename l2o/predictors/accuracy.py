@@ -1,4 +1,5 @@
-"""The accuracy predictor ``Acc_{Θ_A}(x)`` of thesis §1.5.2 Stage 1: an MLP or an exact GP.
+"""The accuracy predictor ``Acc_{Θ_A}(x)`` of thesis §1.5.2 Stage 1: an MLP or an exact GP,
+or, for a space whose every architecture is measured, the table itself (:func:`table_accuracy`).
 
 Accuracy depends on the design alone, not on a device, so one predictor serves every device in
 the objective of Eq. 1.8. Both options read ``space.one_hot(arch)`` and are fitted by
@@ -337,6 +338,43 @@ def fit_accuracy_gp(
         nlml_final=nlml,
     )
     return params, make_gp_apply(space, config.depth)[0], info
+
+
+# --- the measured table ---------------------------------------------------------------------
+
+
+def dense_table(space: Space, archs: Any, accuracy: Any) -> np.ndarray:
+    """Every architecture's measured accuracy of an enumerable space as a dense tensor indexed
+    by the genome: float32[C_1, ..., C_L]. ``archs`` must list each architecture exactly once."""
+    archs, accuracy = _check_data(space, archs, accuracy)
+    cards = tuple(space.cardinalities)
+    table = np.full(cards, np.nan, np.float32)
+    table[tuple(archs.T)] = accuracy
+    if len(archs) != table.size or np.isnan(table).any():
+        raise ValueError(
+            f"{space.name}: a table accuracy needs every one of the {table.size} architectures "
+            f"once; got {len(archs)} rows covering {int((~np.isnan(table)).sum())}"
+        )
+    return table
+
+
+def table_accuracy(table: jax.Array, cardinalities: Sequence[int]) -> Callable:
+    """The measured table as ``Acc(x)`` on flat (relaxed) one-hot encodings [..., E] -> %: its
+    multilinear extension ``Σ_a Π_i x_i[a_i] T[a]``, exactly ``T[a]`` on a one-hot design and
+    the expected accuracy of the slot-wise independent choice on a relaxed one, so Method 2's
+    gradients pass through it. Contracted one slot at a time, last first: Σ_i Π_{j<=i} C_j
+    multiply-adds per design (19 531 on NB201, against 73 000 for the 256 x 256 MLP)."""
+    cards = tuple(int(c) for c in cardinalities)
+    splits = np.cumsum(cards)[:-1]
+
+    def accuracy(x: jax.Array) -> jax.Array:
+        parts = jnp.split(x, splits, axis=-1)
+        out = jnp.einsum("...k,jk->...j", parts[-1], table.reshape(-1, cards[-1]))
+        for part, c in zip(parts[-2::-1], cards[-2::-1]):
+            out = jnp.einsum("...k,...jk->...j", part, out.reshape(*out.shape[:-1], -1, c))
+        return out[..., 0]
+
+    return accuracy
 
 
 # Every entry is called with keywords: fn(key=, space=, archs=, accuracy=, config=).
