@@ -61,7 +61,6 @@ from l2o.metrics import pareto_front
 from l2o.optimizer import study
 from l2o.optimizer.model import Model, save_model
 from l2o.optimizer.network import OptimizerConfig, train
-from l2o.predictors.accuracy import AccuracyConfig
 from l2o.predictors.study import Split
 from l2o.results import plot_curves, plot_front, write_summary
 
@@ -201,7 +200,8 @@ def main_job(cfg: DictConfig, split: Split, out: Path) -> dict:
             "(evaluation.margin=auto aims that much lower; more measurements help)"
         )
     nets = {mode: train_mode(land, cfg, mode, out) for mode in ("lambda", "budget")}
-    save_model(out / "model", perf, nets, perf_config.latency, AccuracyConfig().hidden)
+    hidden = perf_config.accuracy_mlp.hidden
+    save_model(out / "model", perf, nets, perf_config.latency, hidden)
     us = np.linspace(*ev.log_lambda, ev.n_lambda)
     print("per-device evolutionary search on the predicted objective", flush=True)
     search = study.search_baseline(land, target, us, ev)

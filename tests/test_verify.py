@@ -12,15 +12,15 @@ LATENCY = np.linspace(1.0, 50.0, N)  # ms of choice i: accuracy grows with laten
 ACCURACY = 60.0 + 0.2 * np.arange(N)
 
 
-def toy(bias: float):
+def toy(bias: float, learn: bool = True):
     """(design, fit, measure, accuracy): the head predicts ``bias`` x the latency until a
-    measurement corrects it (least squares of the ratio over the measured choices), and the
-    design is the exact budget optimum on the predicted latency."""
+    measurement corrects it (least squares of the ratio over the measured choices; never when
+    not ``learn``), and the design is the exact budget optimum on the predicted latency."""
     measured = []
 
     def fit(archs, latency_ms):
         x = LATENCY[archs[:, 0]]
-        if len(measured) == 0:  # the up-front measurements alone: the biased head
+        if len(measured) == 0 or not learn:  # the up-front measurements alone: the biased head
             return Head(np.float32(bias), np.float32(1.0))
         return Head(np.float32(x @ latency_ms / (x @ x)), np.float32(1.0))
 
@@ -105,3 +105,16 @@ def test_a_design_measured_over_the_budget_is_never_returned():
     )
     assert measured == [40]  # measured once; the aim then shrank without more measurements
     assert f.verified and f.arch[0] == 3 and f.latency_ms == LATENCY[3]
+
+
+def test_every_budget_keeps_a_measurement():
+    design, fit, measure, accuracy, measured = toy(bias=0.7, learn=False)
+    budgets = [12.0, 40.0, 25.0]
+    support = np.array([[0]], np.int32)
+    found, _, _ = verified_designs(
+        budgets, design, fit, measure, accuracy, support, LATENCY[[0]], n_verify=3
+    )
+    # the head never learns, so every first design runs over; the largest budget may spend only
+    # one of the three, leaving one for each smaller budget
+    assert [f.measurements for f in found] == [1, 1, 1] and len(measured) == 3
+    assert [LATENCY[m] > b for m, b in zip(measured, sorted(budgets, reverse=True))] == [True] * 3

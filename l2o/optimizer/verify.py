@@ -3,12 +3,14 @@
 A k-shot latency head errs by a few per cent near a budget, and the design that maximises
 predicted accuracy within the budget is drawn to exactly the architectures whose latency it
 under-predicts. A margin for every design pays for that everywhere (the leave-one-out margin
-costs 1-2 points of accuracy on HELP's devices). Measuring the design itself is cheaper: it is
-one of the "handful of target measurements" the thesis's one-proxy toolkit spends on the
-target (§3.4), and here it either proves the design feasible or teaches the head where it erred.
+costs 1-2 points of accuracy on HELP's devices). Measuring the design itself is cheaper: the
+thesis's Algorithm 1 (§1.4.2) already checks each candidate's latency on the target device,
+with only a few candidates per device, and here a measurement either proves the design feasible
+or teaches the head where it erred.
 
 :func:`verified_designs` keeps ``n_verify`` of the device's measurements for that. For each
-budget, largest first:
+budget, largest first, with at most the measurements left less one for each budget to come (at
+least one while any is left):
 
 1. fit the head to every measurement so far and design for the budget (aiming at ``aim`` of it);
 2. a measured architecture within the budget that the accuracy predictor ranks at least as high
@@ -17,7 +19,7 @@ budget, largest first:
    measurement joins the head's fit, back to 1 (a design measured over the budget that the
    refit head picks again costs no measurement: the aim shrinks by its overshoot, at least
    2 %, instead);
-4. with no measurement left, the last design is returned, not verified (a measured
+4. with no measurement left for it, the last design is returned, not verified (a measured
    architecture within the budget but predicted less accurate is no better a choice: it can be
    far from the budget, a much smaller network), unless it was measured over the budget: then
    the best measured architecture within the budget is.
@@ -72,7 +74,10 @@ def verified_designs(
         raise ValueError(f"n_verify is a number of measurements, at least 0; got {n_verify}")
     seen = {tuple(map(int, a)): float(y) for a, y in zip(np.asarray(archs), latency_ms)}
     left, found = int(n_verify), {}
-    for b in sorted(map(float, budgets), reverse=True):
+    order = sorted(map(float, budgets), reverse=True)
+    for n, b in enumerate(order):
+        # keep one measurement for each budget still to come, while there are enough
+        allowance = max(left - (len(order) - n - 1), min(left, 1))
         aim, spent, verified = margin, 0, False
         for _ in range(MAX_ROUNDS):
             arch = np.asarray(design(_fit(fit, seen), b, aim))
@@ -86,7 +91,7 @@ def verified_designs(
             if key in seen:  # measured over the budget, yet the refit head still picks it
                 aim = 1.0 - (1.0 - aim) * min(b / seen[key], 1.0 - MIN_STEP)
                 continue
-            if left == 0:
+            if spent == allowance:
                 break
             seen[key] = float(measure(arch))
             left, spent = left - 1, spent + 1
