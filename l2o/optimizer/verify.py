@@ -12,7 +12,8 @@ or teaches the head where it erred.
 budget, largest first, with at most the measurements left less one for each budget to come (at
 least one while any is left):
 
-1. fit the head to every measurement so far and design for the budget (aiming at ``aim`` of it);
+1. fit the head to every measurement so far and design for the budget, aiming at
+   ``1 - aim`` of it (``aim`` starts at ``margin``);
 2. a measured architecture within the budget that the accuracy predictor ranks at least as high
    is taken as it is (it costs nothing);
 3. else the design is measured: within the budget, it is returned, *verified*; over it, the
