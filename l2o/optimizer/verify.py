@@ -74,14 +74,16 @@ def verified_designs(
     if n_verify < 0:
         raise ValueError(f"n_verify is a number of measurements, at least 0; got {n_verify}")
     seen = {tuple(map(int, a)): float(y) for a, y in zip(np.asarray(archs), latency_ms)}
-    left, found = int(n_verify), {}
+    left, found, fitted = int(n_verify), {}, -1
     order = sorted(map(float, budgets), reverse=True)
     for n, b in enumerate(order):
         # keep one measurement for each budget still to come, while there are enough
         allowance = max(left - (len(order) - n - 1), min(left, 1))
         aim, spent, verified = margin, 0, False
         for _ in range(MAX_ROUNDS):
-            arch = np.asarray(design(_fit(fit, seen), b, aim))
+            if len(seen) != fitted:  # refit only when a measurement was added
+                head, fitted = _fit(fit, seen), len(seen)
+            arch = np.asarray(design(head, b, aim))
             best = _best_within(seen, b, accuracy)
             if best is not None:
                 acc = accuracy(np.stack([best, arch]))
