@@ -56,12 +56,12 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from experiments._setup import setup_jax
-from l2o.data import load_latency, load_nb201_accuracy
+from l2o.data import load_latency, load_nb201_accuracy, references
+from l2o.data.references import Split
 from l2o.metrics import pareto_front
 from l2o.optimizer import study
 from l2o.optimizer.model import Model, save_model
 from l2o.optimizer.network import OptimizerConfig, train
-from l2o.predictors.study import Split
 from l2o.results import plot_curves, plot_front, write_summary
 
 POOR_FIT = 0.2  # a leave-one-out margin above this warns that the head fits its k archs poorly
@@ -169,7 +169,7 @@ def main(cfg: DictConfig) -> dict:
     setup_jax()
     start = time.perf_counter()
     out = Path(HydraConfig.get().runtime.output_dir)
-    split = Split(*(tuple(cfg.space.split[p]) for p in ("train", "val", "test")))
+    split = references.split(cfg.space.name, cfg.space.split)
     measured = load_latency(cfg.space.name).devices
     split = study.training_split(split, measured, cfg.train_devices)
     if cfg.help_table:

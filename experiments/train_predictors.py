@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from experiments._setup import setup_jax
+from l2o.data import references
 from l2o.predictors import study
 from l2o.predictors.fitting import FitConfig
 from l2o.predictors.latency import LatencyNetConfig, train_latency_net
@@ -65,7 +66,7 @@ def main(cfg: DictConfig) -> dict:
     start = time.perf_counter()
     out = Path(HydraConfig.get().runtime.output_dir)
     space = cfg.space.name
-    split = study.Split(**{k: tuple(v) for k, v in cfg.space.split.items()})
+    split = references.split(space, cfg.space.split)
     config = latency_config(cfg)
 
     accuracy = None
@@ -134,7 +135,7 @@ def main(cfg: DictConfig) -> dict:
         "baselines": baselines,
         "exploration": curves,
         "train_seconds": trained.seconds,
-        "help_reference": study.HELP_SRCC.get(space),
+        "help_reference": references.HELP_SRCC.get(space),
         "config": OmegaConf.to_container(cfg, resolve=True),
         "seconds": time.perf_counter() - start,
     }
@@ -157,8 +158,8 @@ def _plots(out, space, ks, latency_mean, baselines, test, shown, curves) -> None
         ]
         lines[name] = points
     refs = {}
-    if space in study.HELP_SRCC:
-        refs["HELP, k=10"] = float(np.mean(list(study.HELP_SRCC[space].values())))
+    if space in references.HELP_SRCC:
+        refs["HELP, k=10"] = float(np.mean(list(references.HELP_SRCC[space].values())))
     plot_curves(
         lines,
         out / "srcc_vs_k.png",

@@ -10,6 +10,7 @@ from scipy.stats import spearmanr
 
 from l2o.checkpoints import restore
 from l2o.data import load_latency
+from l2o.data.references import HELP_SRCC
 from l2o.devices import get_device
 from l2o.predictors.fitting import FitConfig
 from l2o.predictors.latency import (
@@ -24,7 +25,6 @@ from l2o.predictors.latency import (
     spec_features,
     train_latency_net,
 )
-from l2o.predictors.study import HELP_SRCC
 from l2o.spaces import get_space
 
 HELP_TRAIN = (

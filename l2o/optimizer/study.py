@@ -24,6 +24,7 @@ import numpy as np
 
 from l2o import checkpoints
 from l2o.data import load_latency, load_nb201_accuracy
+from l2o.data.references import HELP_TABLE4, at_least  # noqa: F401
 from l2o.metrics import hypervolume_2d
 from l2o.optimizer.inference import (
     POLISH,
@@ -89,26 +90,6 @@ class PerformanceConfig:
 
 
 SUPPORTS = ("random", "help_reference")
-
-# HELP (NeurIPS 2021) Table 4: latency-constrained NAS on NB201 (CIFAR-100) on unseen devices
-# with 10 target samples: device -> [(constraint ms, HELP's latency ms, HELP's accuracy %)]
-HELP_TABLE4 = {
-    "titan_rtx_256": [(18, 17.8, 69.7), (21, 18.9, 71.5), (25, 24.2, 71.8)],
-    "gold_6226": [(8, 8.0, 67.3), (11, 10.7, 70.2), (14, 14.3, 72.1)],
-    "pixel2": [(14, 13.0, 69.7), (18, 19.0, 71.8), (22, 25.0, 73.2)],
-    "eyeriss": [(5, 3.9, 71.5), (7, 5.1, 71.8), (9, 9.1, 73.5)],
-    "fpga": [(4, 3.8, 70.2), (5, 4.7, 71.8), (6, 7.4, 73.5)],
-}
-
-
-# NB201's accuracies are means over 3 seeds of 2-decimal values, stored as float32: 71.5 reads
-# back as 71.4999999. Comparisons with HELP's 1-decimal figures allow for that storage noise.
-ACCURACY_ATOL = 1e-4
-
-
-def at_least(accuracy: float, reference: float) -> bool:
-    """``accuracy >= reference`` up to the stored table's float32 noise (:data:`ACCURACY_ATOL`)."""
-    return bool(accuracy >= reference - ACCURACY_ATOL)
 
 
 class PerformanceNetworks(NamedTuple):

@@ -9,7 +9,6 @@ every method), scored on the device's remaining archs.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Sequence
 
@@ -18,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from l2o.data import load_latency, load_nb201_accuracy
+from l2o.data.references import HELP_SRCC, Split  # noqa: F401 (HELP_SRCC: the experiment's)
 from l2o.devices import get_device
 from l2o.metrics import spearman
 from l2o.predictors import exploration
@@ -35,50 +35,6 @@ from l2o.predictors.latency import (
 from l2o.spaces import get_space
 
 Progress = Callable[[str], None]
-
-# HELP (NeurIPS 2021) Tables 2-3: SRCC on unseen devices with 10 target samples
-HELP_SRCC = {
-    "nb201": {
-        "titan_rtx_256": 0.987,
-        "gold_6226": 0.989,
-        "fpga": 0.985,
-        "pixel2": 0.802,
-        "raspi4": 0.890,
-        "eyeriss": 0.940,
-    },
-    "fbnet": {"raspi4": 0.887, "eyeriss": 0.943, "fpga": 0.892},
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class Split:
-    """Devices for meta-training, early stopping and testing (names in the space's table)."""
-
-    train: tuple[str, ...]
-    val: tuple[str, ...]
-    test: tuple[str, ...]
-
-    def check(self, known: Sequence[str], space: str) -> None:
-        names = [*self.train, *self.val, *self.test]
-        unknown = sorted(set(names) - set(known))
-        if unknown:
-            raise ValueError(
-                f"split names devices {unknown} not measured in {space}; measured: {list(known)}"
-            )
-        if len(set(names)) != len(names):
-            raise ValueError(f"a device appears in two parts of the split: {names}")
-        if len(self.train) < 2 or not self.test:
-            raise ValueError("the split needs at least 2 training devices and 1 test device")
-
-
-HELP_NB201_SPLIT = Split(
-    train=tuple(
-        "1080ti_1 1080ti_32 1080ti_256 silver_4114 silver_4210r samsung_a50 pixel3 "
-        "essential_ph_1 samsung_s7".split()
-    ),
-    val=("titanx_1", "titanx_32", "titanx_256", "gold_6240"),
-    test=("titan_rtx_256", "gold_6226", "fpga", "pixel2", "raspi4", "eyeriss"),
-)  # HELP (NeurIPS 2021); conf/space/nb201.yaml states the same split for the experiments
 
 
 def supports(n: int, ks: Sequence[int], repeats: int, seed: int) -> dict[int, list[np.ndarray]]:
