@@ -14,16 +14,16 @@ Last line: ``one design vs one search: <ratio>x``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from experiments._setup import setup_jax
-from l2o.optimizer import study
+from l2o.data.references import HELP_NB201_SPLIT
 from l2o.optimizer.network import OptimizerConfig, train
-from l2o.predictors.study import HELP_NB201_SPLIT
+from l2o.pipeline import evaluation, performance
 
 CACHE = Path.home() / ".cache" / "l2o" / "predictors"
 
@@ -34,15 +34,18 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     args = parser.parse_args()
     setup_jax()
-    perf = study.performance_networks("nb201", [args.device], HELP_NB201_SPLIT, cache_dir=CACHE)
+    perf = performance.performance_networks(
+        "nb201", [args.device], HELP_NB201_SPLIT, cache_dir=CACHE
+    )
     land = perf.landscape
-    head = perf.head(args.device, study.support_archs(len(land.archs), 10))
-    target = study.Target(jnp.asarray(head.w / head.scale), float(head.scale), None, None)
-    opt = train(land, OptimizerConfig(method="method1", steps=args.steps))
-    config = study.EvalConfig()
-    us = np.linspace(*config.log_lambda, 5)
-    search = study.search_baseline(land, target, us, dataclasses.replace(config, seed=1))
-    speed = study.throughput(opt, land, target, config)
+    head = perf.head(args.device, performance.support_archs(len(land.archs), 10))
+    target = evaluation.Target(jnp.asarray(head.w / head.scale), float(head.scale), None, None)
+    optimizer = OptimizerConfig(method="method1", steps=args.steps)
+    opt = train(jax.random.key(0), land, optimizer)
+    config = evaluation.EvalConfig()
+    us = np.linspace(*optimizer.log_lambda, 5)
+    search = evaluation.search_baseline(land, target, us, config, seed=1)
+    speed = evaluation.throughput(opt, land, target, config, optimizer.log_lambda, seed=0)
     one, best, batched = (
         speed["seconds_per_design"],
         speed["seconds_per_design_best_of_k"],

@@ -41,8 +41,9 @@ CHUNK = 100  # steps per jitted scan (and per progress report)
 
 @dataclasses.dataclass(frozen=True)
 class OptimizerConfig:
-    mode: str = "lambda"  # lambda | budget
-    method: str = "both"  # method1 | method2 | both
+    """How one optimizer network is trained (its mode and key are given to :func:`train`)."""
+
+    method: str = "method1"  # method1 (search labels, Eq. 1.9) | method2 (Eq. 1.10) | both
     hidden: tuple[int, ...] = (256, 256)
     log_lambda: tuple[float, float] = (-3.0, 1.0)  # Λ_T: log10 λ uniform in this range
     steps: int = 3000  # per method
@@ -53,11 +54,8 @@ class OptimizerConfig:
     synthetic: float = 0.5  # fraction of each batch drawn from synthetic devices D_S
     penalty: float = 1.0  # budget mode, Method 2: weight of the relative budget violation
     labels: int = 8192  # Method 1: (device, condition) pairs labelled by search
-    seed: int = 0
 
     def __post_init__(self):
-        if self.mode not in MODES:
-            raise ValueError(f"mode is one of {MODES}; got {self.mode!r}")
         if self.method not in METHODS:
             raise ValueError(f"method is one of {METHODS}; got {self.method!r}")
         if self.steps % CHUNK or self.steps <= 0:
@@ -102,17 +100,17 @@ def _l2(params: Params) -> jax.Array:
     return sum(jnp.sum(p**2) for p in jax.tree_util.tree_leaves(params))
 
 
-def method2_loss(net, land: Landscape, config: OptimizerConfig) -> Callable:
+def method2_loss(net, land: Landscape, config: OptimizerConfig, mode: str) -> Callable:
     """Eq. 1.10: E_{d, λ}[f(x̂_Θ(d, λ); d, λ)] + μ‖Θ‖², with straight-through samples."""
 
     def loss(params, key, tau):
         k_cond, k_gumbel = jax.random.split(key)
         v, u = land.sample_conditions(
-            k_cond, config.batch, config.synthetic, config.mode, config.log_lambda
+            k_cond, config.batch, config.synthetic, mode, config.log_lambda
         )
         v, u = parallel.shard_batch(v), parallel.shard_batch(u)
         x = soft_one_hot(land.space, straight_through(k_gumbel, net.apply(params, v, u), tau))
-        f = land.objective(x, v, u, config.mode, config.penalty)
+        f = land.objective(x, v, u, mode, config.penalty)
         return f.mean() + config.mu * _l2(params)
 
     return loss
@@ -145,6 +143,7 @@ def _run(
     loss_fn: Callable,
     params: Params,
     config: OptimizerConfig,
+    run: dict,
     key: jax.Array,
     phase: str,
     progress: Callable[[str, int, float], None] | None,
@@ -157,7 +156,7 @@ def _run(
     state = {"params": params, "opt": opt.init(params), "key": jax.random.key_data(key)}
     done, losses = 0, []
     path = None if directory is None else f"{directory}/{phase}"
-    run = {"config": dataclasses.asdict(config), "phase": phase}
+    run = {**run, "phase": phase}
     if path is not None and checkpoints.latest_step(path) is not None:
         saved = checkpoints.restore(path, state)
         if checkpoints.config_key(saved.config) != checkpoints.config_key(run):
@@ -198,34 +197,44 @@ def _run(
 
 
 def train(
+    key: jax.Array,
     land: Landscape,
     config: OptimizerConfig = OptimizerConfig(),
+    mode: str = "lambda",
     progress: Callable[[str, int, float], None] | None = None,
     checkpoint_dir: str | None = None,
     label_search: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
 ) -> TrainedOptimizer:
-    """Train the optimizer network on ``land`` with Method 1, Method 2 or both.
+    """Train the optimizer network of ``mode`` (lambda | budget) on ``land`` with Method 1,
+    Method 2 or both (``config.method``), from ``key``.
 
     Method 1's labels come from ``label_search(v, u) -> archs`` (default: exhaustive search of
     the landscape's probe set, exact on NB201). ``progress(phase, step, loss)`` reports every
     CHUNK steps. With ``checkpoint_dir`` an interrupted run resumes from its last chunk."""
+    if mode not in MODES:
+        raise ValueError(f"mode is one of {MODES}; got {mode!r}")
     start = time.perf_counter()
+    run = {
+        "config": dataclasses.asdict(config),
+        "mode": mode,
+        "key": np.asarray(jax.random.key_data(key)).tolist(),
+    }
     net = OptimizerNet(tuple(land.space.cardinalities), tuple(config.hidden))
-    k_init, k_labels, k_m1, k_m2 = jax.random.split(jax.random.key(config.seed), 4)
+    k_init, k_labels, k_m1, k_m2 = jax.random.split(key, 4)
     params = net.init(k_init, land.train_heads[0], jnp.zeros(()))
     history, label_seconds, n_labels = {}, 0.0, 0
     if config.method in ("method1", "both"):
         t0 = time.perf_counter()
         v, u = land.sample_conditions(
-            k_labels, config.labels, config.synthetic, config.mode, config.log_lambda
+            k_labels, config.labels, config.synthetic, mode, config.log_lambda
         )
-        search = label_search or (lambda v, u: land.labels(v, u, config.mode))
+        search = label_search or (lambda v, u: land.labels(v, u, mode))
         archs = jax.block_until_ready(search(v, u))
         label_seconds, n_labels = time.perf_counter() - t0, config.labels
         loss = method1_loss(net, (v, u, archs), config)
-        params = _run(loss, params, config, k_m1, "method1", progress, checkpoint_dir, history)
+        params = _run(loss, params, config, run, k_m1, "method1", progress, checkpoint_dir, history)
     if config.method in ("method2", "both"):
-        loss = method2_loss(net, land, config)
-        params = _run(loss, params, config, k_m2, "method2", progress, checkpoint_dir, history)
+        loss = method2_loss(net, land, config, mode)
+        params = _run(loss, params, config, run, k_m2, "method2", progress, checkpoint_dir, history)
     seconds = time.perf_counter() - start
     return TrainedOptimizer(net, params, history, label_seconds, n_labels, seconds)

@@ -1,0 +1,13 @@
+"""The ``space`` config group (``conf/space/<name>.yaml``): which design space, its device split
+and its accuracy labels."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class SpaceConfig:
+    name: str = "nb201"  # a registered space (l2o.spaces.get_space)
+    split: str | None = None  # a device split of the space (l2o.data.references.SPLITS)
+    accuracy_dataset: str | None = None  # the measured accuracy labels (NB201: cifar100, ...)
