@@ -10,6 +10,15 @@ from l2o.spaces import get_space
 SPACE = get_space("nb201")
 
 
+def linear(a, x):
+    return x @ a
+
+
+def identity(params, x):
+    del params
+    return x
+
+
 def toy_landscape(seed: int = 0):
     """(landscape, accuracy weights a [E], latency heads [3, E])."""
     rng = np.random.default_rng(seed)
@@ -20,8 +29,10 @@ def toy_landscape(seed: int = 0):
     x = SPACE.one_hot_batch(archs)
     land = Landscape(
         space=SPACE,
-        accuracy=lambda x: x @ a,
-        features=lambda x: x,
+        accuracy_fn=linear,
+        features_fn=identity,
+        accuracy_params=a,
+        features_params=None,
         archs=archs,
         phi=x,
         acc=x @ a,

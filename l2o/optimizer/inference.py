@@ -102,10 +102,11 @@ def decode(
     return best
 
 
-@functools.partial(jax.jit, static_argnames=("net", "land", "mode", "k"))
+@functools.partial(jax.jit, static_argnames=("net", "mode", "k"))
 def decode_many(net, params, land, v, us, keys, mode: str, k: int = 1, margin=0.0) -> jax.Array:
     """:func:`decode` for one head ``v`` at every condition ``us`` [C] (keys [C]): int32[C, L].
-    One compile serves every set of params of the same network (a jit cache, not a closure)."""
+    One compile serves every set of params of the same network and every landscape of the same
+    shapes (the landscape is a pytree argument)."""
     return jax.vmap(lambda u, key: decode(net, params, land, v, u, mode, key, k, margin))(us, keys)
 
 
@@ -149,6 +150,4 @@ def decode_polished(
 
 
 # one jit cache for every caller (Model.design, the verified budget designs)
-decode_polished_jit = jax.jit(
-    decode_polished, static_argnames=("net", "land", "mode", "k", "config")
-)
+decode_polished_jit = jax.jit(decode_polished, static_argnames=("net", "mode", "k", "config"))

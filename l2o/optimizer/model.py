@@ -194,6 +194,6 @@ def load_model(directory: str | Path) -> Model:
     params = checkpoints.restore(path, abstract).params
     latency = TrainedLatency(lat_net, params["latency"], None, 0.0)
     accuracy = accuracy_function(params["accuracy"], config["accuracy_hidden"], space)
-    land = build_landscape(space, accuracy, latency)
+    land = build_landscape(space, accuracy, params["accuracy"], latency)
     nets = {mode: (opt_net, params[mode]) for mode in MODES}
     return Model(land, latency, nets, config)

@@ -180,12 +180,12 @@ def held_out_split(split: Split, target: Sequence[str]) -> Split:
 
 
 class AccuracyKind(NamedTuple):
-    """One kind of ``Acc(x)``: how its params are fit, their shapes (to restore into), and the
-    function on flat (relaxed) one-hot encodings [..., E] -> %."""
+    """One kind of ``Acc(x)``: how its params are fit, their shapes (to restore into), and its
+    function ``(params, flat (relaxed) one-hot [..., E]) -> %`` (hashable by value)."""
 
     fit: Callable  # (space, archs, accuracy, config, seed) -> params
     abstract: Callable  # (space, hidden, members) -> params' shapes
-    function: Callable  # (params, hidden, space) -> Acc
+    function: Callable  # (space, hidden) -> Acc(params, x)
 
 
 def _fit_mlps(space, archs, accuracy, config: PerformanceConfig, seed: int) -> dict:
@@ -208,23 +208,35 @@ def _mlps_abstract(space: Space, hidden: Sequence[int], members: int):
     return jax.eval_shape(jax.vmap(one), jax.random.split(jax.random.key(0), members))
 
 
-def _mlps_function(params: dict, hidden: Sequence[int], space: Space):
-    del space
-    model = MLP(tuple(hidden))
+@dataclasses.dataclass(frozen=True)
+class EnsembleAccuracy:
+    """The mean of an MLP ensemble (params stacked over members), each de-standardised."""
 
-    def accuracy(x):
+    hidden: tuple[int, ...]
+
+    def __call__(self, params: dict, x: jax.Array) -> jax.Array:
+        model = MLP(self.hidden)
+
         def member(p):
             return model.apply({"params": p["net"]}, x) * p["std"] + p["mean"]
 
         return jax.vmap(member)(params).mean(0)
 
-    return accuracy
+
+@dataclasses.dataclass(frozen=True)
+class TableAccuracy:
+    """The measured table ``{"table": T}`` through its multilinear extension."""
+
+    cardinalities: tuple[int, ...]
+
+    def __call__(self, params: dict, x: jax.Array) -> jax.Array:
+        return table_accuracy(params["table"], self.cardinalities)(x)
 
 
 ACCURACY_KINDS: dict[str, AccuracyKind] = {
-    # the mean of an MLP ensemble (params stacked over members)
-    "mlp": AccuracyKind(_fit_mlps, _mlps_abstract, _mlps_function),
-    # the measured table, through its multilinear extension
+    "mlp": AccuracyKind(
+        _fit_mlps, _mlps_abstract, lambda space, hidden: EnsembleAccuracy(tuple(hidden))
+    ),
     "table": AccuracyKind(
         lambda space, archs, accuracy, config, seed: {
             "table": jnp.asarray(dense_table(space, archs, accuracy))
@@ -232,7 +244,7 @@ ACCURACY_KINDS: dict[str, AccuracyKind] = {
         lambda space, hidden, members: {
             "table": jax.ShapeDtypeStruct(tuple(space.cardinalities), jnp.float32)
         },
-        lambda params, hidden, space: table_accuracy(params["table"], space.cardinalities),
+        lambda space, hidden: TableAccuracy(tuple(space.cardinalities)),
     ),
 }
 
@@ -248,8 +260,8 @@ def accuracy_abstract(space: Space, hidden: Sequence[int], members: int, kind: s
 
 
 def accuracy_function(params: dict, hidden: Sequence[int], space: Space):
-    """Acc(x) on flat (relaxed) one-hot encodings [..., E] -> % from saved params."""
-    return ACCURACY_KINDS[accuracy_kind(params)].function(params, hidden, space)
+    """``Acc(params, x)`` for saved accuracy params (of either kind)."""
+    return ACCURACY_KINDS[accuracy_kind(params)].function(space, hidden)
 
 
 # --- assembly ------------------------------------------------------------------------------------
@@ -331,7 +343,8 @@ def performance_networks(
     heads = [device_head(latency, data.specs[i], ops, data.latency_ms[i]) for i in train_idx]
     train_heads = Head(jnp.stack([h.w for h in heads]), jnp.stack([h.scale for h in heads]))
     accuracy_fn = accuracy_function(acc_params, hidden, space)
-    land = build_landscape(space, accuracy_fn, latency, train_heads, jnp.asarray(archs))
+    probe = jnp.asarray(archs)
+    land = build_landscape(space, accuracy_fn, acc_params, latency, train_heads, probe)
     seconds = 0.0 if cached else watch.seconds
     return PerformanceNetworks(
         space, land, latency, acc_params, data, index, split.train, seconds, cached
