@@ -19,10 +19,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments._setup import setup_jax
+from l2o.data.references import HELP_NB201_SPLIT
 from l2o.predictors import study
 from l2o.predictors.latency import LatencyNetConfig, heads, predict, train_latency_net
 
-SPLIT = study.HELP_NB201_SPLIT
+SPLIT = HELP_NB201_SPLIT
 
 
 def numpy_forward(params: dict, w: np.ndarray, x: np.ndarray) -> np.ndarray:
