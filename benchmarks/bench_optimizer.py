@@ -44,8 +44,10 @@ def main() -> None:
     opt = train(jax.random.key(0), land, optimizer)
     config = evaluation.EvalConfig()
     us = np.linspace(*optimizer.log_lambda, 5)
-    search = evaluation.search_baseline(land, target, us, config, seed=1)
-    speed = evaluation.throughput(opt, land, target, config, optimizer.log_lambda, seed=0)
+    search = evaluation.search_baseline(jax.random.key(1), land, target, us, config)
+    speed = evaluation.throughput(
+        jax.random.key(0), opt, land, target, config, optimizer.log_lambda
+    )
     one, best, batched = (
         speed["seconds_per_design"],
         speed["seconds_per_design_best_of_k"],

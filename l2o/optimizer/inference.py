@@ -33,7 +33,7 @@ def candidates(logits: jax.Array, key: jax.Array, k: int, tau: float = 1.0) -> j
     best = jnp.argmax(logits, -1)[None]
     if k <= 1:
         return best.astype(jnp.int32)
-    g = -jnp.log(-jnp.log(jax.random.uniform(key, (k - 1, *logits.shape), minval=1e-9)))
+    g = jax.random.gumbel(key, (k - 1, *logits.shape))
     samples = jnp.argmax(logits / tau + g, -1)
     return jnp.concatenate([best, samples]).astype(jnp.int32)
 
@@ -141,12 +141,14 @@ def decode_polished(
     margin: float = 0.0,
     config: EvolutionConfig = POLISH,
 ) -> jax.Array:
-    """:func:`decode`, then :func:`polish` from its design at the same (margined) condition."""
-    start = decode(net, params, land, v, u, mode, key, k, margin)
+    """:func:`decode`, then :func:`polish` from its design at the same (margined) condition
+    (each with its own half of ``key``)."""
+    k_decode, k_polish = jax.random.split(key)
+    start = decode(net, params, land, v, u, mode, k_decode, k, margin)
     aim = jnp.asarray(u, jnp.float32)
     if mode == "budget":
         aim = aim + jnp.log1p(-margin)
-    return polish(land, start, v, aim, mode, key, config)
+    return polish(land, start, v, aim, mode, k_polish, config)
 
 
 # one jit cache for every caller (Model.design, the verified budget designs)

@@ -34,6 +34,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from l2o.predictors.latency import Head, TrainedLatency
+from l2o.search.baselines import exhaustive
 from l2o.spaces.base import Space
 
 MODES = ("lambda", "budget")
@@ -154,9 +155,17 @@ def _probe_objective(phi, acc, v, u, mode):
 
 @functools.partial(jax.jit, static_argnames="mode")
 def _argmin_probe(phi, acc, v, u, mode):
-    f = _probe_objective(phi, acc, v, u, mode)
+    """Row of the probe set's optimum for each (v [B, F], u [B]): the exhaustive search
+    (:func:`l2o.search.baselines.exhaustive`) over the rows of the precomputed φ and Acc."""
+
+    def fitness(params, rows):
+        v, u = params
+        return objective_values(acc[rows], jnp.maximum(phi[rows] @ v, 0.0), u, mode)
+
+    rows = jnp.arange(phi.shape[0])
+    found = jax.vmap(lambda v, u: exhaustive(fitness, (v, u), rows))(v, u)
     fastest = jnp.argmin(v @ phi.T, -1)
-    return jnp.where(jnp.isfinite(f.min(-1)), jnp.argmin(f, -1), fastest)
+    return jnp.where(jnp.isfinite(found.fitness), found.arch, fastest)
 
 
 @dataclasses.dataclass(frozen=True)

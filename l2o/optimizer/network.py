@@ -84,8 +84,7 @@ class OptimizerNet(nn.Module):
 
 def straight_through(key: jax.Array, logits: jax.Array, tau: jax.Array) -> jax.Array:
     """Gumbel-softmax sample: a hard one-hot forward with the soft sample's gradient."""
-    g = -jnp.log(-jnp.log(jax.random.uniform(key, logits.shape, minval=1e-9, maxval=1.0)))
-    soft = jax.nn.softmax((logits + g) / tau, axis=-1)
+    soft = jax.nn.softmax((logits + jax.random.gumbel(key, logits.shape)) / tau, axis=-1)
     hard = jax.nn.one_hot(jnp.argmax(soft, axis=-1), logits.shape[-1])
     return hard + soft - jax.lax.stop_gradient(soft)
 

@@ -100,10 +100,10 @@ def budget_margin(target: Target, config: EvalConfig) -> float:
     return float(config.margin)
 
 
-def designs(opt: TrainedOptimizer, land: Landscape, target: Target, us, mode, k, margin, seed):
+def designs(key, opt: TrainedOptimizer, land: Landscape, target: Target, us, mode, k, margin):
     """The network's designs for the target at every condition of ``us`` (one vmapped call):
     int32[len(us), L]; ``k`` best-of-K candidates, ``margin`` for budgets."""
-    keys = jax.random.split(jax.random.key(seed), len(us))
+    keys = jax.random.split(key, len(us))
     us = jnp.asarray(us, jnp.float32)
     return np.asarray(
         decode_many(opt.net, opt.params, land, target.v, us, keys, mode=mode, k=k, margin=margin)
@@ -121,7 +121,7 @@ def objective_gaps(land: Landscape, target: Target, us, archs, reference: np.nda
     return {"mean": float(gap.mean()), "max": float(gap.max()), "per_lambda": gap.tolist()}
 
 
-def search_baseline(land: Landscape, target: Target, us, config: EvalConfig, seed: int) -> dict:
+def search_baseline(key, land: Landscape, target: Target, us, config: EvalConfig) -> dict:
     """Per-device evolutionary search on the predicted objective, one search per λ (vmapped),
     and one search alone for its time; plus the exact optimum (exhaustive over the probe set)."""
     cards = tuple(land.space.cardinalities)
@@ -133,7 +133,7 @@ def search_baseline(land: Landscape, target: Target, us, config: EvalConfig, see
         return evolve(fitness, u, key, cards, config.evolution)
 
     us = jnp.asarray(us, jnp.float32)
-    keys = jax.random.split(jax.random.key(seed), len(us))
+    keys = jax.random.split(key, len(us))
     found = jax.jit(jax.vmap(one))(us, keys)
     seconds = median_seconds(jax.jit(one), us[len(us) // 2], keys[0], repeats=3)
     probe = land.probe_objective(jnp.tile(target.v, (len(us), 1)), us, "lambda")
@@ -145,11 +145,12 @@ def search_baseline(land: Landscape, target: Target, us, config: EvalConfig, see
     }
 
 
-def lambda_study(opt, land, target: Target, search: dict, us, config: EvalConfig, seed: int):
+def lambda_study(key, opt, land, target: Target, search: dict, us, config: EvalConfig):
     """The λ grid: argmax, best-of-K and polished designs against the search's."""
-    argmax = designs(opt, land, target, us, "lambda", 1, 0.0, seed)
-    best = designs(opt, land, target, us, "lambda", config.k, 0.0, seed)
-    polished = polish_many(land, target, best, us, "lambda", config, seed)
+    k_best, k_polish = jax.random.split(key)
+    argmax = designs(k_best, opt, land, target, us, "lambda", 1, 0.0)  # k = 1 draws nothing
+    best = designs(k_best, opt, land, target, us, "lambda", config.k, 0.0)
+    polished = polish_many(k_polish, land, target, best, us, "lambda", config)
     gaps = {
         name: objective_gaps(land, target, us, a, search["objective"])
         for name, a in (("argmax", argmax), (f"best_of_{config.k}", best), ("polished", polished))
@@ -163,22 +164,22 @@ def budget_grid(target: Target, config: EvalConfig) -> np.ndarray:
     return np.quantile(target.latency_ms, config.budget_quantiles)
 
 
-def polish_many(land: Landscape, target: Target, archs, us, mode: str, config: EvalConfig, seed):
+def polish_many(key, land: Landscape, target: Target, archs, us, mode: str, config: EvalConfig):
     """:func:`polish` from each design of ``archs`` [C, L] at its condition ``us`` [C]."""
     run = jax.jit(
         jax.vmap(lambda a, u, key: polish(land, a, target.v, u, mode, key, config.polish))
     )
-    keys = jax.random.split(jax.random.key(seed + 1), len(us))
+    keys = jax.random.split(key, len(us))
     return np.asarray(run(jnp.asarray(archs), jnp.asarray(us, jnp.float32), keys))
 
 
 def budget_study(
+    key,
     opt,
     land,
     target: Target,
     budgets,
     config: EvalConfig,
-    seed: int,
     verify: Callable | None = None,
 ) -> tuple[list, dict]:
     """For each budget (ms): the network's design (best-of-K, repaired, and polished when
@@ -189,9 +190,10 @@ def budget_study(
     us = np.log(np.asarray(budgets) / target.scale)
     margin = budget_margin(target, config)
     aim = us + np.log1p(-margin)
-    best = designs(opt, land, target, us, "budget", config.k, margin, seed)
+    k_best, k_polish = jax.random.split(key)
+    best = designs(k_best, opt, land, target, us, "budget", config.k, margin)
     stages = {"best_of_k": best}
-    stages["polished"] = polish_many(land, target, best, aim, "budget", config, seed)
+    stages["polished"] = polish_many(k_polish, land, target, best, aim, "budget", config)
     checked = verify(budgets) if verify is not None else None
     if checked is not None:
         stages["verified"] = np.stack([c.arch for c in checked])
@@ -254,13 +256,13 @@ def hypervolume_ratio(target: Target, idx: np.ndarray) -> float:
 
 
 def throughput(
-    opt, land, target: Target, config: EvalConfig, log_lambda, seed: int, budget_opt=None
+    key, opt, land, target: Target, config: EvalConfig, log_lambda, budget_opt=None
 ) -> dict:
     """Seconds per design: one call of the network (its forward pass and argmax), and one
     best-of-K call; batched designs per second (``timing_batch`` conditions in one call). With
     ``budget_opt``, also one polished budget design (best-of-K, repair and the polish) at the
     median measured latency: what a budget design of :func:`budget_study` costs."""
-    u, key = jnp.float32(sum(log_lambda) / 2), jax.random.key(seed)
+    u = jnp.float32(sum(log_lambda) / 2)
     one = jax.jit(lambda u: design(opt.net, opt.params, target.v, u))
     best = jax.jit(
         lambda u, key: decode(opt.net, opt.params, land, target.v, u, "lambda", key, config.k)

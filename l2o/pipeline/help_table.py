@@ -12,13 +12,21 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import jax
+
 from l2o import config as schema
 from l2o.data import load_latency, references
 from l2o.pipeline import evaluation as ev
 from l2o.pipeline.config import DesignStudyConfig
 from l2o.pipeline.performance import PerformanceConfig, performance_networks, training_split
 from l2o.pipeline.summary import HelpTableSummary
-from l2o.pipeline.target import plot_training, target_of, train_networks, verifier
+from l2o.pipeline.target import (
+    evaluation_key,
+    plot_training,
+    target_of,
+    train_networks,
+    verifier,
+)
 from l2o.results import write_summary
 from l2o.timing import Stopwatch
 
@@ -68,14 +76,13 @@ def run_help_table(config: HelpTableConfig, out: str | Path) -> HelpTableSummary
     evc = config.evaluation
     net = train_networks(perf, config, ("budget",), out)["budget"]
     rows, staged = [], {}
-    for device in devices:
+    keys = jax.random.split(evaluation_key(config.seed), len(devices))
+    for device, key in zip(devices, keys):
         target = target_of(perf, config, device)
         cases = references.HELP_TABLE4[device]
         limits = [c[0] for c in cases]
         verify = verifier(net, perf, device, target, config)
-        found, stages = ev.budget_study(
-            net, perf.landscape, target, limits, evc, config.seed, verify
-        )
+        found, stages = ev.budget_study(key, net, perf.landscape, target, limits, evc, verify)
         _stage_counts(perf, target, cases, stages, staged)
         for (limit, help_lat, help_acc), row in zip(cases, found):
             rows.append(

@@ -36,7 +36,14 @@ from l2o.pipeline import evaluation as ev
 from l2o.pipeline.config import DesignStudyConfig
 from l2o.pipeline.performance import performance_networks, training_split
 from l2o.pipeline.summary import MainJobSummary
-from l2o.pipeline.target import plot_training, target_of, train_networks, verifier
+from l2o.pipeline.target import (
+    evaluation_key,
+    network_key,
+    plot_training,
+    target_of,
+    train_networks,
+    verifier,
+)
 from l2o.results import plot_front, write_summary
 from l2o.timing import Stopwatch
 
@@ -96,13 +103,14 @@ def run_main_job(config: MainJobConfig, out: str | Path) -> MainJobSummary:
     log_lambda = config.optimizer.log_lambda
     us = np.linspace(*log_lambda, evc.n_lambda)
     print("per-device evolutionary search on the predicted objective", flush=True)
-    search = ev.search_baseline(land, target, us, evc, seed)
-    lam = ev.lambda_study(nets["lambda"], land, target, search, us, evc, seed)
+    k_search, k_lambda, k_budget, k_time = jax.random.split(evaluation_key(seed), 4)
+    search = ev.search_baseline(k_search, land, target, us, evc)
+    lam = ev.lambda_study(k_lambda, nets["lambda"], land, target, search, us, evc)
     budgets = ev.budget_grid(target, evc)
     verify = verifier(nets["budget"], perf, device, target, config)
-    budget, stages = ev.budget_study(nets["budget"], land, target, budgets, evc, seed, verify)
+    budget, stages = ev.budget_study(k_budget, nets["budget"], land, target, budgets, evc, verify)
     budget_archs = stages[ev.reported_stage(evc, verify is not None)]
-    speed = ev.throughput(nets["lambda"], land, target, evc, log_lambda, seed, nets["budget"])
+    speed = ev.throughput(k_time, nets["lambda"], land, target, evc, log_lambda, nets["budget"])
     idx = ev.probe_index(land, np.concatenate([lam["argmax"], budget_archs]))
     summary = MainJobSummary(
         device=device,
@@ -134,7 +142,9 @@ def run_main_job(config: MainJobConfig, out: str | Path) -> MainJobSummary:
             "seconds": nets["lambda"].label_seconds,
             "equivalent_search_seconds": nets["lambda"].labels * search["seconds_per_search"],
         },
-        ablations=ablations(config, land, target, search, us) if config.ablations else None,
+        ablations=ablations(k_lambda, config, land, target, search, us)
+        if config.ablations
+        else None,
         seconds=0.0,
     )
     write_designs(out, land, target, us, lam["argmax"], budget_archs)
@@ -160,8 +170,10 @@ def run_main_job(config: MainJobConfig, out: str | Path) -> MainJobSummary:
     return summary
 
 
-def ablations(config: MainJobConfig, land, target: ev.Target, search: dict, us) -> dict:
-    """The other method and the run without synthetic devices, argmax designs, λ mode."""
+def ablations(key, config: MainJobConfig, land, target: ev.Target, search: dict, us) -> dict:
+    """The other method and the run without synthetic devices, argmax designs, λ mode; each
+    network from the λ network's key, so the comparison is paired."""
+    net_key = jax.random.split(network_key(config.seed))[0]
     other = "method2" if config.optimizer.method != "method2" else "method1"
     runs = {
         other: {"method": other},
@@ -172,8 +184,8 @@ def ablations(config: MainJobConfig, land, target: ev.Target, search: dict, us) 
     for name, changes in runs.items():
         print(f"ablation: {name}", flush=True)
         changed = dataclasses.replace(config.optimizer, **changes)
-        opt = train(jax.random.key(config.seed), land, changed, "lambda")
-        archs = ev.designs(opt, land, target, us, "lambda", 1, 0.0, config.seed)
+        opt = train(net_key, land, changed, "lambda")
+        archs = ev.designs(key, opt, land, target, us, "lambda", 1, 0.0)
         out[name] = ev.objective_gaps(land, target, us, archs, search["objective"])
         out[name]["train_seconds"] = opt.seconds
     return out

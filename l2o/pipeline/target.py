@@ -92,17 +92,27 @@ def progress_line(mode: str) -> Callable[[str, int, float], None]:
     return report
 
 
+def network_key(seed: int) -> jax.Array:
+    """The key the optimizer networks of a run are drawn from (split once per mode)."""
+    return jax.random.fold_in(jax.random.key(seed), 0)
+
+
+def evaluation_key(seed: int) -> jax.Array:
+    """The key a run's evaluation draws from (split once per use)."""
+    return jax.random.fold_in(jax.random.key(seed), 1)
+
+
 def train_networks(
     perf: PerformanceNetworks, config: DesignStudyConfig, modes, out: Path | None
 ) -> dict[str, TrainedOptimizer]:
-    """The optimizer network of each mode, checkpointed under ``out/checkpoints/<mode>`` (an
-    interrupted run resumes there)."""
+    """The optimizer network of each mode, each from its own key, checkpointed under
+    ``out/checkpoints/<mode>`` (an interrupted run resumes there)."""
     nets = {}
-    for mode in modes:
+    for mode, key in zip(modes, jax.random.split(network_key(config.seed), len(modes))):
         print(f"optimizer network ({mode} mode, {config.optimizer.method})", flush=True)
         directory = None if out is None else str(out / "checkpoints" / mode)
         nets[mode] = train(
-            jax.random.key(config.seed),
+            key,
             perf.landscape,
             config.optimizer,
             mode,
