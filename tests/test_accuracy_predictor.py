@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from l2o.data import load_nb201_accuracy
+from l2o.data import get_space, load_nb201_accuracy
 from l2o.metrics import spearman
 from l2o.predictors.accuracy import (
     ACCURACY_PREDICTORS,
@@ -21,7 +21,6 @@ from l2o.predictors.accuracy import (
     table_accuracy,
 )
 from l2o.predictors.fitting import FitConfig
-from l2o.spaces import get_space
 
 SEED = 0
 N_TRAIN = 1000  # the bar: <= 1000 random archs, SRCC >= 0.90 on all the others

@@ -9,7 +9,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from l2o.checkpoints import restore
-from l2o.data import load_latency
+from l2o.data import get_space, load_latency
 from l2o.data.references import HELP_SRCC
 from l2o.devices import get_device
 from l2o.predictors.fitting import FitConfig
@@ -25,7 +25,6 @@ from l2o.predictors.latency import (
     spec_features,
     train_latency_net,
 )
-from l2o.spaces import get_space
 
 HELP_TRAIN = (
     "1080ti_1 1080ti_32 1080ti_256 silver_4114 silver_4210r samsung_a50 pixel3 "

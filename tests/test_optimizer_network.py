@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from _toy import toy_landscape
 
+from l2o.data import get_space
 from l2o.data.references import HELP_NB201_SPLIT
 from l2o.optimizer.inference import candidates, decode, polish, repair, score
 from l2o.optimizer.network import (
@@ -21,7 +22,6 @@ from l2o.optimizer.network import (
 )
 from l2o.optimizer.study import held_out_split, loo_margin, training_split
 from l2o.predictors.latency import Head
-from l2o.spaces import get_space
 
 SPACE = get_space("nb201")
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from l2o.data import load_latency, load_nb201_accuracy
+from l2o.data import get_space, load_latency, load_nb201_accuracy
 from l2o.metrics import hypervolume_2d, pareto_front
 from l2o.predictors.baselines import (
     DeviceMLPConfig,
@@ -31,7 +31,6 @@ from l2o.proxy.adaproxy import (
 )
 from l2o.proxy.srcc import estimate_srcc, select_proxy
 from l2o.proxy.study import pruned_front
-from l2o.spaces import get_space
 
 ROOT = Path(__file__).resolve().parents[1]
 

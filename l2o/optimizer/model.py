@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from l2o import checkpoints
+from l2o.data import get_space
 from l2o.optimizer.inference import decode_many, decode_polished_jit
 from l2o.optimizer.landscape import Landscape, build_landscape
 from l2o.optimizer.network import OptimizerNet, TrainedOptimizer
@@ -33,7 +34,6 @@ from l2o.optimizer.verify import Verified, verified_designs
 from l2o.predictors.baselines import operator_features
 from l2o.predictors.fitting import FitConfig
 from l2o.predictors.latency import SPEC_DIM, Head, LatencyNet, LatencyNetConfig, TrainedLatency
-from l2o.spaces import get_space
 
 MODES = ("lambda", "budget")
 

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from l2o import checkpoints
-from l2o.data import load_latency, load_nb201_accuracy
+from l2o.data import get_space, load_latency, load_nb201_accuracy
 from l2o.data.references import HELP_TABLE4, at_least  # noqa: F401
 from l2o.metrics import hypervolume_2d
 from l2o.optimizer.inference import (
@@ -56,7 +56,6 @@ from l2o.predictors.latency import (
 from l2o.predictors.mlp import MLP
 from l2o.predictors.study import Split, latency_setup
 from l2o.search.evolution import EvolutionConfig, evolve
-from l2o.spaces import get_space
 from l2o.spaces.base import Space
 
 Progress = Callable[[str], None]

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from l2o.data import load_latency, load_nb201_accuracy
+from l2o.data import get_space, load_latency, load_nb201_accuracy
 from l2o.data.references import HELP_SRCC, Split  # noqa: F401 (HELP_SRCC: the experiment's)
 from l2o.devices import get_device
 from l2o.metrics import spearman
@@ -32,7 +32,6 @@ from l2o.predictors.latency import (
     predict_ensemble,
     train_latency_net,
 )
-from l2o.spaces import get_space
 
 Progress = Callable[[str], None]
 

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from l2o.data import load_latency, load_nb201_accuracy
+from l2o.data import get_space, load_latency, load_nb201_accuracy
 from l2o.objective import (
     Metric,
     Normalisation,
@@ -36,7 +36,6 @@ from l2o.predictors.study import HELP_NB201_SPLIT, Split, latency_setup
 from l2o.search.baselines import exhaustive, random_search
 from l2o.search.evolution import EvolutionConfig, evolve
 from l2o.search.targeting import bisection, dual_ascent, pareto_sweep
-from l2o.spaces import get_space
 from l2o.spaces.base import Space
 from l2o.spaces.ofa_mbv3 import OFAMobileNetV3
 

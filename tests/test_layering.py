@@ -1,0 +1,123 @@
+"""The package's layers, read from its source with ``ast``: no import cycle, spaces do no I/O,
+checkpoints store and do not train, and no module grows past 350 lines."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "l2o"
+MAX_LINES = 350
+# the modules that train (or evaluate) networks; l2o/checkpoints.py may import none of them
+TRAINING = ("l2o.training", "l2o.predictors", "l2o.optimizer", "l2o.bandit", "l2o.search")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _imports(name: str, path: Path) -> set[str]:
+    """Every l2o module ``name`` imports, at module level or inside functions.
+
+    ``import a.b`` is an edge to ``a.b``; ``from a import b`` an edge to the module ``a.b`` when
+    there is one, else to ``a`` (a package's ``__init__``); relative forms are resolved against
+    the importing module's package.
+    """
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                source = ".".join(base + ([node.module] if node.module else []))
+            else:
+                source = node.module
+            for alias in node.names:
+                child = f"{source}.{alias.name}"
+                out.add(child if child in MODULES else source)
+    return {m for m in out if m in MODULES and m != name}
+
+
+GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
+
+
+def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of ``graph`` as [a, b, ..., a], or None (iterative depth-first search)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for root in sorted(graph):
+        if root in state:
+            continue
+        path, stack = [root], [iter(sorted(graph[root]))]
+        state[root] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                return path[path.index(nxt) :] + [nxt]
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(sorted(graph[nxt])))
+    return None
+
+
+def test_the_graph_reader_resolves_every_import_form():
+    assert "l2o.checkpoints" in GRAPH["l2o.optimizer.network"]  # from l2o import checkpoints
+    assert "l2o.spaces.base" in GRAPH["l2o.spaces.nb201"]  # from l2o.spaces.base import ...
+    assert _find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_import_graph_is_acyclic():
+    cycle = _find_cycle(GRAPH)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_spaces_do_no_io():
+    for name, path in MODULES.items():
+        if not name.startswith("l2o.spaces"):
+            continue
+        assert not {m for m in GRAPH[name] if m.startswith("l2o.data")}, f"{name} imports l2o.data"
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            f = node.func
+            called = (
+                f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+            )
+            owner = (
+                f.value.id if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) else ""
+            )
+            io = called == "open" or (owner == "np" and called in ("load", "loadtxt", "fromfile"))
+            io = io or called.startswith("read_")
+            assert not io, f"{name}:{node.lineno} reads a file ({ast.unparse(f)})"
+
+
+def test_checkpoints_is_storage_only():
+    bad = {m for m in GRAPH["l2o.checkpoints"] if m.startswith(TRAINING)}
+    assert not bad, f"l2o/checkpoints.py imports training modules: {sorted(bad)}"
+
+
+def _too_long(names) -> dict[str, int]:
+    lines = {n: len(MODULES[n].read_text().splitlines()) for n in names}
+    return {n: k for n, k in lines.items() if k > MAX_LINES}
+
+
+def test_no_module_is_longer_than_350_lines():
+    assert not _too_long(n for n in MODULES if n != "l2o.optimizer.study")
+
+
+@pytest.mark.xfail(strict=False, reason="l2o/optimizer/study.py is being split")
+def test_the_optimizer_study_is_at_most_350_lines():
+    assert not _too_long(["l2o.optimizer.study"])
