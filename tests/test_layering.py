@@ -72,9 +72,25 @@ def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-def test_the_graph_reader_resolves_every_import_form():
-    assert "l2o.checkpoints" in GRAPH["l2o.optimizer.network"]  # from l2o import checkpoints
+def test_the_graph_reader_resolves_every_import_form(tmp_path):
+    assert "l2o.training" in GRAPH["l2o.optimizer.network"]  # from l2o import parallel, training
     assert "l2o.spaces.base" in GRAPH["l2o.spaces.nb201"]  # from l2o.spaces.base import ...
+    fake = tmp_path / "fake.py"
+    fake.write_text(
+        "from . import fitting\n"
+        "from .. import checkpoints\n"
+        "from ..spaces import Space\n"
+        "import l2o.data.references\n"
+        "def f():\n"
+        "    from l2o.metrics import spearman\n"
+    )
+    assert _imports("l2o.predictors.fake", fake) == {
+        "l2o.predictors.fitting",
+        "l2o.checkpoints",
+        "l2o.spaces",  # a package: its __init__
+        "l2o.data.references",
+        "l2o.metrics",  # imported inside a function
+    }
     assert _find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _find_cycle({"a": {"b"}, "b": set()}) is None
 

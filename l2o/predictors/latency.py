@@ -42,10 +42,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from l2o.checkpoints import fit_with_checkpoints
 from l2o.devices import KINDS, SPEC_FIELDS, Device
 from l2o.predictors.baselines import min_norm_lstsq, operator_features
-from l2o.predictors.fitting import FitConfig, FitResult, fit
+from l2o.predictors.fitting import FitConfig, FitResult, fit, fit_with_checkpoints
 from l2o.spaces.base import Space
 
 Params = Any
@@ -366,7 +365,7 @@ def train_latency_net(
     """Meta-train an ensemble on the training devices (indices into ``data``), early-stopped on
     validation devices at k = ``config.val_k``. ``pool``: the archs measured on the training
     devices (indices; all by default). With ``checkpoint_dir`` the run is checkpointed there
-    every epoch and resumes from it (``l2o.checkpoints.fit_with_checkpoints``)."""
+    every epoch and resumes from it (``l2o.predictors.fitting.fit_with_checkpoints``)."""
     if len(train_devices) < 2:
         raise ValueError("train_latency_net needs at least two training devices")
     n = data.op_features.shape[0]
