@@ -21,9 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments._setup import setup_jax
+from l2o.data.references import HELP_NB201_SPLIT
 from l2o.optimizer import study
 from l2o.optimizer.network import OptimizerConfig, train
-from l2o.predictors.study import HELP_NB201_SPLIT
 
 CACHE = Path.home() / ".cache" / "l2o" / "predictors"
 

@@ -25,8 +25,7 @@ from experiments._setup import setup_jax
 from l2o.devices import device_dir, device_from_mapping
 from l2o.optimizer.model import load_model
 from l2o.optimizer.study import loo_margin
-from l2o.predictors.baselines import operator_features
-from l2o.predictors.latency import spec_features
+from l2o.predictors.features import operator_features, spec_features
 
 RUNS = Path("outputs") / "train_optimizer"
 

@@ -38,7 +38,8 @@ from omegaconf import DictConfig
 from experiments._setup import setup_jax
 from l2o.data import NB201_DATASETS, get_space, load_latency, load_nb201_accuracy
 from l2o.metrics import spearman
-from l2o.predictors.baselines import fit_device_mlp, operator_features
+from l2o.predictors.baselines import fit_device_mlp
+from l2o.predictors.features import operator_features
 from l2o.proxy.adaproxy import adapt_proxy, neural_proxy
 from l2o.proxy.srcc import estimate_srcc, select_proxy
 from l2o.proxy.study import (

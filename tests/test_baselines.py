@@ -17,8 +17,8 @@ from l2o.predictors.baselines import (
     fit_device_mlp,
     fit_linear,
     flops_predictor,
-    operator_features,
 )
+from l2o.predictors.features import operator_features
 from l2o.predictors.fitting import FitConfig
 
 NB201 = get_space("nb201")

@@ -23,10 +23,10 @@ from l2o.simulator.dataflow import (
     layer_costs,
     layer_row,
     network_costs,
-    reference_costs,
     space_bags,
     space_tables,
 )
+from l2o.simulator.dataflow_reference import reference_costs
 from l2o.simulator.synthetic import (
     AcceleratorGrid,
     RooflineRanges,

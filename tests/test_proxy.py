@@ -15,12 +15,8 @@ from scipy import optimize, stats
 
 from l2o.data import get_space, load_latency, load_nb201_accuracy
 from l2o.metrics import hypervolume_2d, pareto_front
-from l2o.predictors.baselines import (
-    DeviceMLPConfig,
-    fit_device_mlp,
-    min_norm_lstsq,
-    operator_features,
-)
+from l2o.predictors.baselines import DeviceMLPConfig, fit_device_mlp
+from l2o.predictors.features import min_norm_lstsq, operator_features
 from l2o.predictors.fitting import FitConfig
 from l2o.proxy.adaproxy import (
     adapt_proxy,

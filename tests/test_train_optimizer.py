@@ -11,7 +11,7 @@ import pytest
 from l2o.data import get_space, load_latency
 from l2o.devices import get_device
 from l2o.optimizer.model import load_model
-from l2o.predictors.latency import spec_features
+from l2o.predictors.features import spec_features
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [

@@ -31,9 +31,9 @@ from l2o.optimizer.study import (
     device_head,
 )
 from l2o.optimizer.verify import Verified, verified_designs
-from l2o.predictors.baselines import operator_features
+from l2o.predictors.features import SPEC_DIM, operator_features
 from l2o.predictors.fitting import FitConfig
-from l2o.predictors.latency import SPEC_DIM, Head, LatencyNet, LatencyNetConfig, TrainedLatency
+from l2o.predictors.latency import Head, LatencyNet, LatencyNetConfig, TrainedLatency
 
 MODES = ("lambda", "budget")
 

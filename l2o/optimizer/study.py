@@ -24,7 +24,7 @@ import numpy as np
 
 from l2o import checkpoints
 from l2o.data import get_space, load_latency, load_nb201_accuracy
-from l2o.data.references import HELP_TABLE4, at_least  # noqa: F401
+from l2o.data.references import HELP_TABLE4, Split, at_least  # noqa: F401
 from l2o.metrics import hypervolume_2d
 from l2o.optimizer.inference import (
     POLISH,
@@ -42,19 +42,12 @@ from l2o.predictors.accuracy import (
     fit_accuracy_mlp,
     table_accuracy,
 )
+from l2o.predictors.evaluation import latency_setup
+from l2o.predictors.features import LatencyData
 from l2o.predictors.fitting import FitConfig
-from l2o.predictors.latency import (
-    Head,
-    LatencyData,
-    LatencyNet,
-    LatencyNetConfig,
-    TrainedLatency,
-    adapt,
-    init_params,
-    train_latency_net,
-)
+from l2o.predictors.latency import Head, LatencyNet, LatencyNetConfig, TrainedLatency, adapt
+from l2o.predictors.latency_training import init_params, train_latency_net
 from l2o.predictors.mlp import MLP
-from l2o.predictors.study import Split, latency_setup
 from l2o.search.evolution import EvolutionConfig, evolve
 from l2o.spaces.base import Space
 
