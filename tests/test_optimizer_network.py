@@ -193,6 +193,13 @@ def test_interrupted_training_resumes_bit_identically(toy, tmp_path):
     assert resumed.history == straight.history
 
 
+def test_a_non_finite_loss_names_the_phase_the_step_and_the_learning_rate(toy):
+    land, _, _ = toy
+    config = OptimizerConfig(method="method2", hidden=(16,), steps=100, batch=16)
+    with pytest.raises(FloatingPointError, match=r"method2: the loss became non-finite at step 99"):
+        train(land, dataclasses.replace(config, learning_rate=float("nan")))
+
+
 def test_bad_configs_are_refused():
     with pytest.raises(ValueError, match="method"):
         OptimizerConfig(method="method3")
