@@ -34,6 +34,7 @@ from omegaconf import DictConfig
 
 from experiments._setup import setup_jax
 from l2o import codesign
+from l2o.data import get_space
 from l2o.metrics import srcc_matrix
 from l2o.results import plot_matrix, plot_srcc_cdf, write_summary
 from l2o.simulator.dataflow import (
@@ -45,7 +46,6 @@ from l2o.simulator.dataflow import (
     space_tables,
 )
 from l2o.simulator.synthetic import AcceleratorGrid, accelerator_devices, accelerator_name
-from l2o.spaces import get_space
 
 FLOW_NAMES = {"KC-P": "kcp", "YR-P": "yrp", "X-P": "xp", "DPT": "dpt"}
 

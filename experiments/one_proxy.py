@@ -36,9 +36,10 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from experiments._setup import setup_jax
-from l2o.data import NB201_DATASETS, load_latency, load_nb201_accuracy
+from l2o.data import NB201_DATASETS, get_space, load_latency, load_nb201_accuracy
 from l2o.metrics import spearman
-from l2o.predictors.baselines import fit_device_mlp, operator_features
+from l2o.predictors.baselines import fit_device_mlp
+from l2o.predictors.features import operator_features
 from l2o.proxy.adaproxy import adapt_proxy, neural_proxy
 from l2o.proxy.srcc import estimate_srcc, select_proxy
 from l2o.proxy.study import (
@@ -50,7 +51,6 @@ from l2o.proxy.study import (
     srcc_only,
 )
 from l2o.results import plot_bars, plot_front, write_summary
-from l2o.spaces import get_space
 
 
 @hydra.main(config_path="../conf", config_name="one_proxy", version_base="1.3")

@@ -27,6 +27,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from experiments._setup import setup_jax
+from l2o.data import get_space
 from l2o.devices import registry
 from l2o.metrics import srcc_matrix
 from l2o.results import plot_matrix, write_summary
@@ -36,7 +37,6 @@ from l2o.simulator.roofline import (
     network_regime,
     space_tables,
 )
-from l2o.spaces import get_space
 
 
 def spec_devices(efficiency: float) -> list[RooflineDevice]:

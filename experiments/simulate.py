@@ -28,13 +28,12 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from experiments._setup import setup_jax
-from l2o.data import MAESTRO_RUNS, load_maestro_run
+from l2o.data import MAESTRO_RUNS, get_space, load_maestro_run
 from l2o.metrics import srcc_matrix
 from l2o.results import plot_matrix, plot_srcc_cdf, write_summary
 from l2o.simulator.dataflow import CostModel, hw_table, layer_costs, space_tables
 from l2o.simulator.synthetic import AcceleratorGrid, accelerator_devices
 from l2o.simulator.validation import simulate_run, validate
-from l2o.spaces import get_space
 
 
 def pair_stats(matrix: np.ndarray) -> dict:

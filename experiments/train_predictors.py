@@ -27,9 +27,10 @@ from tqdm import tqdm
 
 from experiments._setup import setup_jax
 from l2o.data import references
-from l2o.predictors import study
+from l2o.predictors import evaluation as study
 from l2o.predictors.fitting import FitConfig
-from l2o.predictors.latency import LatencyNetConfig, train_latency_net
+from l2o.predictors.latency import LatencyNetConfig
+from l2o.predictors.latency_training import train_latency_net
 from l2o.results import plot_curves, plot_predicted_vs_measured, write_summary
 
 

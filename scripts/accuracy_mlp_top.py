@@ -18,11 +18,10 @@ import dataclasses
 import jax
 import numpy as np
 
-from l2o.data import load_latency, load_nb201_accuracy
+from l2o.data import get_space, load_latency, load_nb201_accuracy
 from l2o.metrics import spearman
 from l2o.pipeline.performance import PerformanceConfig
 from l2o.predictors.accuracy import fit_accuracy_mlp
-from l2o.spaces import get_space
 
 DEVICES = ("pixel3", "raspi4", "pixel2", "eyeriss", "gold_6226")
 

@@ -4,8 +4,8 @@ one-hot (φ(x) = x), so the λ-mode optimum has a closed form."""
 import jax.numpy as jnp
 import numpy as np
 
+from l2o.data import get_space
 from l2o.optimizer.landscape import Landscape
-from l2o.spaces import get_space
 
 SPACE = get_space("nb201")
 

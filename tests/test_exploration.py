@@ -7,7 +7,7 @@ from scipy.stats import spearmanr
 
 from l2o.data.references import Split
 from l2o.predictors import exploration
-from l2o.predictors.study import score, supports
+from l2o.predictors.evaluation import score, supports
 
 
 def _problem(n=200, f=12, d=3, seed=0):

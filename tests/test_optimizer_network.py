@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from _toy import toy_landscape
 
+from l2o.data import get_space
 from l2o.data.references import HELP_NB201_SPLIT
 from l2o.optimizer.inference import candidates, decode, polish, repair, score
 from l2o.optimizer.network import (
@@ -22,7 +23,6 @@ from l2o.optimizer.network import (
 from l2o.pipeline.evaluation import loo_margin
 from l2o.pipeline.performance import held_out_split, training_split
 from l2o.predictors.latency import Head
-from l2o.spaces import get_space
 
 SPACE = get_space("nb201")
 KEY = jax.random.key(0)  # the optimizer networks' key (OptimizerConfig's seed 0 before)
@@ -193,6 +193,13 @@ def test_interrupted_training_resumes_bit_identically(toy, tmp_path):
     ):
         np.testing.assert_array_equal(x, y)
     assert resumed.history == straight.history
+
+
+def test_a_non_finite_loss_names_the_phase_the_step_and_the_learning_rate(toy):
+    land, _, _ = toy
+    config = OptimizerConfig(method="method2", hidden=(16,), steps=100, batch=16)
+    with pytest.raises(FloatingPointError, match=r"method2: the loss became non-finite at step 99"):
+        train(KEY, land, dataclasses.replace(config, learning_rate=float("nan")))
 
 
 def test_bad_configs_are_refused():

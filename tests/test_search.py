@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from l2o.data import load_latency, load_nb201_accuracy, load_note10_lut
+from l2o.data import get_space, load_latency, load_nb201_accuracy, load_note10_lut
 from l2o.objective import (
     Normalisation,
     augmented_lagrangian,
@@ -27,7 +27,6 @@ from l2o.search.baselines import depth_variants, exhaustive, random_search
 from l2o.search.evolution import EvolutionConfig, evolve, evolve_many
 from l2o.search.study import nb201_problem, targeting
 from l2o.search.targeting import bisection, dual_ascent
-from l2o.spaces import get_space
 from l2o.spaces.ofa_mbv3 import OFAMobileNetV3
 
 ROOT = Path(__file__).resolve().parents[1]

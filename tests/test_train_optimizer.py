@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from l2o import config as schema
-from l2o.data import load_latency
+from l2o.data import get_space, load_latency
 from l2o.devices import get_device
 from l2o.measurements import read_measurements
 from l2o.optimizer.model import load_model
@@ -19,8 +19,7 @@ from l2o.pipeline.design import DesignConfig, design_for_device
 from l2o.pipeline.help_table import HelpTableConfig, run_help_table
 from l2o.pipeline.main_job import MainJobConfig, run_main_job
 from l2o.pipeline.summary import HelpTableSummary, MainJobSummary, keys
-from l2o.predictors.latency import spec_features
-from l2o.spaces import get_space
+from l2o.predictors.features import spec_features
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {

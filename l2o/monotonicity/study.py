@@ -14,10 +14,9 @@ from collections.abc import Sequence
 import jax.numpy as jnp
 import numpy as np
 
-from l2o.data import load_latency
+from l2o.data import get_space, load_latency
 from l2o.devices import get_device
 from l2o.metrics import spearman, srcc_matrix
-from l2o.spaces import get_space
 
 
 def dense_ranks(x: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from l2o import checkpoints
+from l2o.data import get_space
 from l2o.devices import Device
 from l2o.optimizer.inference import decode_many, decode_polished_jit
 from l2o.optimizer.landscape import Landscape, build_landscape
@@ -32,17 +33,9 @@ from l2o.pipeline.performance import (
     accuracy_kind,
     device_head,
 )
-from l2o.predictors.baselines import operator_features
+from l2o.predictors.features import SPEC_DIM, operator_features, spec_features
 from l2o.predictors.fitting import FitConfig
-from l2o.predictors.latency import (
-    SPEC_DIM,
-    Head,
-    LatencyNet,
-    LatencyNetConfig,
-    TrainedLatency,
-    spec_features,
-)
-from l2o.spaces import get_space
+from l2o.predictors.latency import Head, LatencyNet, LatencyNetConfig, TrainedLatency
 from l2o.spaces.base import Space
 
 MODES = ("lambda", "budget")

@@ -14,7 +14,8 @@ budget) to per-slot logits, invalid choices masked; a design is the argmax of ea
 
 ``μ‖Θ‖²`` regularises in both (Eq. 1.9-1.10). Training batches mix the training devices D'_T
 and synthetic devices D_S; λ is drawn from Λ_T (log-uniform), budgets over each device's
-feasible range. Training is checkpointed with Orbax and resumes where it stopped.
+feasible range. Training runs through the one resumable loop, :func:`l2o.training.run`: it is
+checkpointed with Orbax after every chunk of steps and resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from l2o import checkpoints, parallel
+from l2o import parallel, training
 from l2o.objective import soft_one_hot
 from l2o.optimizer.landscape import MODES, Landscape
 
@@ -138,6 +139,28 @@ class TrainedOptimizer(NamedTuple):
     seconds: float
 
 
+@dataclasses.dataclass
+class PhaseState:
+    """One phase's training state: params, Adam state, sampling key, steps done and the loss
+    of every CHUNK steps (the arrays and counters a checkpoint stores)."""
+
+    params: Params
+    opt_state: Any
+    key: jax.Array  # raw uint32 key data (jax.random.key_data), so Orbax can store it
+    step: int = 0
+    history: list[float] = dataclasses.field(default_factory=list)
+
+    def arrays(self) -> dict:
+        return {"params": self.params, "opt": self.opt_state, "key": self.key}
+
+    def counters(self) -> dict:
+        return {"history": self.history}
+
+    @classmethod
+    def from_parts(cls, arrays: dict, counters: dict, step: int) -> PhaseState:
+        return cls(arrays["params"], arrays["opt"], arrays["key"], step, list(counters["history"]))
+
+
 def _run(
     loss_fn: Callable,
     params: Params,
@@ -152,19 +175,14 @@ def _run(
     """Adam on ``loss_fn(params, key, tau)`` for ``config.steps`` steps, in jitted chunks;
     checkpointed after every chunk under ``directory/phase`` and resumed from there."""
     opt = optax.adam(config.learning_rate)
-    state = {"params": params, "opt": opt.init(params), "key": jax.random.key_data(key)}
-    done, losses = 0, []
-    path = None if directory is None else f"{directory}/{phase}"
-    run = {**run, "phase": phase}
-    if path is not None and checkpoints.latest_step(path) is not None:
-        saved = checkpoints.restore(path, state)
-        if checkpoints.config_key(saved.config) != checkpoints.config_key(run):
-            raise ValueError(
-                f"{path} holds a run with another config ({saved.config}); resume with the same "
-                "config or use a new directory"
-            )
-        state, done, losses = saved.params, saved.step, list(saved.extra_state["history"])
-    state = parallel.replicate(state)  # batches are split over the local devices (l2o.parallel)
+    fresh = PhaseState(params, opt.init(params), jax.random.key_data(key))
+    checkpointing = None
+    if directory is not None:
+        run = {**run, "phase": phase}
+        checkpointing = training.Checkpointing(f"{directory}/{phase}", run, CHUNK, max_to_keep=1)
+    s = training.resume(fresh, PhaseState.from_parts, checkpointing, "step")
+    # batches are split over the local devices (l2o.parallel)
+    s.params, s.opt_state, s.key = parallel.replicate((s.params, s.opt_state, s.key))
     decay = (config.tau[1] / config.tau[0]) ** (1.0 / max(config.steps - 1, 1))
 
     @jax.jit
@@ -181,18 +199,28 @@ def _run(
         (params, opt_state, key), out = jax.lax.scan(step, carry, jnp.arange(CHUNK))
         return {"params": params, "opt": opt_state, "key": jax.random.key_data(key)}, out.mean()
 
-    for start in range(done, config.steps, CHUNK):
-        state, loss = chunk(state, start)
+    def train_chunk(s: PhaseState) -> tuple[PhaseState, dict[str, float]]:
+        arrays, loss = chunk(s.arrays(), s.step)
         loss = float(loss)
-        if not np.isfinite(loss):
-            raise FloatingPointError(f"{phase}: loss is {loss} at step {start + CHUNK}")
-        losses.append(loss)
-        if path is not None:
-            checkpoints.save(path, start + CHUNK, state, run, {"history": losses}, max_to_keep=1)
-        if progress is not None:
-            progress(phase, start + CHUNK, loss)
-    history[phase] = losses
-    return state["params"]
+        s.params, s.opt_state, s.key = arrays["params"], arrays["opt"], arrays["key"]
+        s.step, s.history = s.step + CHUNK, [*s.history, loss]
+        return s, {"loss": loss}
+
+    def report(s: PhaseState, losses: dict[str, float]) -> None:
+        progress(phase, s.step, losses["loss"])
+
+    s = training.run(
+        phase,
+        s,
+        train_chunk,
+        lambda s: s.step >= config.steps,
+        config.learning_rate,
+        "step",
+        checkpointing,
+        None if progress is None else report,
+    )
+    history[phase] = s.history
+    return s.params
 
 
 def train(

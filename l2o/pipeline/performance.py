@@ -23,24 +23,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from l2o import checkpoints
-from l2o.data import load_latency, load_nb201_accuracy
+from l2o.data import get_space, load_latency, load_nb201_accuracy
 from l2o.data.references import Split
 from l2o.optimizer.landscape import Landscape, build_landscape
 from l2o.predictors.accuracy import AccuracyConfig, dense_table, fit_accuracy_mlp, table_accuracy
+from l2o.predictors.evaluation import latency_setup
+from l2o.predictors.features import LatencyData
 from l2o.predictors.fitting import FitConfig
-from l2o.predictors.latency import (
-    Head,
-    LatencyData,
-    LatencyNet,
-    LatencyNetConfig,
-    TrainedLatency,
-    adapt,
-    init_params,
-    train_latency_net,
-)
+from l2o.predictors.latency import Head, LatencyNet, LatencyNetConfig, TrainedLatency, adapt
+from l2o.predictors.latency_training import init_params, train_latency_net
 from l2o.predictors.mlp import MLP
-from l2o.predictors.study import latency_setup
-from l2o.spaces import get_space
 from l2o.spaces.base import Space
 from l2o.timing import Stopwatch
 

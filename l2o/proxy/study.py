@@ -20,10 +20,11 @@ import numpy as np
 
 from l2o.data.references import Split
 from l2o.metrics import hypervolume_2d, pareto_front, spearman
-from l2o.predictors.baselines import min_norm_lstsq
+from l2o.predictors.evaluation import latency_setup
+from l2o.predictors.features import min_norm_lstsq
 from l2o.predictors.fitting import FitConfig
-from l2o.predictors.latency import LatencyNetConfig, heads, predict_ensemble, train_latency_net
-from l2o.predictors.study import latency_setup
+from l2o.predictors.latency import LatencyNetConfig, heads, predict_ensemble
+from l2o.predictors.latency_training import train_latency_net
 from l2o.proxy.adaproxy import adapt_proxy, select_lambda, to_proxy_units
 
 RCOND = 1e-10

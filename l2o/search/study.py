@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from l2o.data import load_latency, load_nb201_accuracy
+from l2o.data import get_space, load_latency, load_nb201_accuracy
 from l2o.data.references import HELP_NB201_SPLIT, Split
 from l2o.objective import (
     Metric,
@@ -25,19 +25,14 @@ from l2o.objective import (
     t_form,
     table_metric,
 )
-from l2o.predictors.latency import (
-    LatencyNetConfig,
-    heads,
-    predict_ensemble,
-    train_latency_net,
-)
+from l2o.predictors.evaluation import latency_setup
+from l2o.predictors.latency import LatencyNetConfig, heads, predict_ensemble
+from l2o.predictors.latency_training import train_latency_net
 from l2o.predictors.lut import NOTE10_RESOLUTIONS, make_lut_latency
 from l2o.predictors.ofa import make_ofa_accuracy
-from l2o.predictors.study import latency_setup
 from l2o.search.baselines import exhaustive, random_search
 from l2o.search.evolution import EvolutionConfig, evolve
 from l2o.search.targeting import bisection, dual_ascent, pareto_sweep
-from l2o.spaces import get_space
 from l2o.spaces.base import Space
 from l2o.spaces.ofa_mbv3 import OFAMobileNetV3
 
