@@ -4,7 +4,7 @@
 
 Both sides solve the same problem, the predicted objective of Eq. 1.8 on NB201 for an unseen
 device adapted from 10 measurements: the baseline is the jit-compiled evolutionary search
-(population 1000 x 50 generations, issue 4) on that objective, one λ at a time; l2o's side is
+(population 1000 x 50 generations, the thesis's) on that objective, one λ at a time; l2o's side is
 one call of the optimizer network (forward pass and argmax), one best-of-16 call, and a batch
 of 16384 designs in one call. Training quality does not enter the timing, so the network trains
 briefly (``--steps``). Performance networks are cached under ``~/.cache/l2o/predictors``.

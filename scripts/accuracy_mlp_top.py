@@ -1,7 +1,7 @@
 """How well the main job's accuracy MLP picks among NB201's best archs, with latency known.
 
     python scripts/accuracy_mlp_top.py                     # the main job's settings
-    python scripts/accuracy_mlp_top.py --batch 64 --patience 20   # issue 3's
+    python scripts/accuracy_mlp_top.py --batch 64 --patience 20   # the earlier settings
 
 Fits the MLP on the whole CIFAR-100 table (a tenth held out for early stopping) per seed and
 prints the epoch it stopped at, the SRCC of its predictions over the 200 most accurate archs,

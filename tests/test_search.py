@@ -251,7 +251,7 @@ def test_grid_2d_picks_the_most_accurate_design_meeting_both_constraints(nb201):
 
 
 def test_latency_can_come_from_the_latency_network(nb201):
-    """Issue 3's network adapted from 10 measurements stands in for the measured table."""
+    """The latency network adapted from 10 measurements stands in for the measured table."""
     from scipy.stats import spearmanr
 
     _, table, _ = nb201
