@@ -6,11 +6,11 @@ The predicted objective of Eq. 1.8 (energy omitted where no energy labels exist)
 
 with the latency network's cost head ``w_d`` and the device's latency scale ``c_d``
 (:mod:`l2o.predictors.latency`): accuracy as a fraction, latency in units of the device's mean
-latency, so one λ range serves a 0.01 ms accelerator and a 100 ms phone alike. Latency is
-clamped at 0 because the linear head can go slightly negative on the cells that compute nothing,
-and a negative latency would be a prize for the optimizer to chase. The objective depends on the device only through ``v_d``, so ``v_d``
-is the device representation the optimizer network reads (the spec features enter through the
-head's prior when fewer than k measurements exist).
+latency, so one λ range serves a 0.01 ms accelerator and a 100 ms phone alike. Latency is clamped at
+0 because the linear head can go slightly negative on the cells that compute nothing, and a negative
+latency would be a prize for the optimizer to chase. The objective depends on the device only
+through ``v_d``, so ``v_d`` is the device representation the optimizer network reads (the spec
+features enter through the head's prior when fewer than k measurements exist).
 
 The budget mode asks for the most accurate design whose predicted latency is within ``b`` ms,
 ``β = b / c_d`` in the same units. Both modes condition on one scalar ``u``: ``log10 λ`` or
