@@ -1,9 +1,12 @@
-"""The search study behind ``experiments/search.py`` (issue 4): sweeps, optimum hits, targeting.
+"""Search sweeps behind ``experiments.search``: a searcher over a grid of Eq. 1.6 trade-offs in
+one vmapped call, its optimum hits against exhaustive search and the targeting of a latency.
 
 A :class:`Problem` bundles a space, its accuracy and latency metrics (measured tables,
-predictors or lookup tables) and the normalisation of Eq. 1.6; :func:`sweep` runs a searcher
-over a t grid in one vmapped call, :func:`compare_exhaustive` scores it against the exact
-optimum, and :func:`targeting` runs Algorithm 1 and dual ascent against a target device.
+predictors or lookup tables) and the normalisation of Eq. 1.6. Registries name the parts a
+config chooses: :data:`PROBLEMS` (space -> problem builder), :data:`LATENCY_SOURCES` (NB201's
+latency: the measured table or the latency network) and :data:`SEARCHERS`. :func:`sweep` runs a
+searcher over a t grid, :func:`targeting` runs Algorithm 1 and dual ascent against a target
+device and :func:`search_study` is the whole experiment (:class:`SearchConfig`, its schema).
 """
 
 from __future__ import annotations
@@ -11,12 +14,16 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from l2o.config import lookup
 from l2o.data import load_latency, load_nb201_accuracy
+from l2o.data.references import HELP_NB201_SPLIT, Split
+from l2o.devices import device_from_mapping
 from l2o.objective import (
     Metric,
     Normalisation,
@@ -32,15 +39,14 @@ from l2o.predictors.latency import (
 )
 from l2o.predictors.lut import NOTE10_RESOLUTIONS, make_lut_latency
 from l2o.predictors.ofa import make_ofa_accuracy
-from l2o.predictors.study import HELP_NB201_SPLIT, Split, latency_setup
+from l2o.predictors.study import latency_setup
 from l2o.search.baselines import exhaustive, random_search
 from l2o.search.evolution import EvolutionConfig, evolve
 from l2o.search.targeting import bisection, dual_ascent, pareto_sweep
 from l2o.spaces import get_space
 from l2o.spaces.base import Space
+from l2o.spaces.config import SpaceConfig
 from l2o.spaces.ofa_mbv3 import OFAMobileNetV3
-
-SEARCHERS = ("evolution", "random", "exhaustive")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,9 +72,6 @@ class Problem:
         }
 
 
-LATENCY_SOURCES = ("table", "network")
-
-
 def predicted_nb201_latency(device: str, k: int, seed: int = 0) -> np.ndarray:
     """``Lat(x; d)`` of every NB201 arch on ``device``, from the latency network's prior over
     HELP's training devices adapted to k random measured archs of the device (issue 3)."""
@@ -83,6 +86,13 @@ def predicted_nb201_latency(device: str, k: int, seed: int = 0) -> np.ndarray:
     return np.asarray(predict_ensemble(trained, head, data.op_features)[0])
 
 
+# NB201's latency on a device: (device, k) -> ms of every arch
+LATENCY_SOURCES: dict[str, Callable[[str, int], np.ndarray]] = {
+    "table": lambda device, k: load_latency("nb201")[device],  # measured
+    "network": predicted_nb201_latency,  # Lat(x; d) adapted from k measurements
+}
+
+
 def nb201_problem(
     device: str, dataset: str = "cifar100", latency_source: str = "table", k: int = 10
 ) -> Problem:
@@ -93,10 +103,9 @@ def nb201_problem(
         raise ValueError(
             f"device {device!r} has no NB201 measurements; measured: {', '.join(table.devices)}"
         )
-    if latency_source not in LATENCY_SOURCES:
-        raise ValueError(f"latency_source is one of {LATENCY_SOURCES}; got {latency_source!r}")
+    latency = lookup(LATENCY_SOURCES, latency_source, "latency_source")
     acc = load_nb201_accuracy(dataset)
-    lat = table[device] if latency_source == "table" else predicted_nb201_latency(device, k)
+    lat = latency(device, k)
     norm = Normalisation.min_max(accuracy=acc, latency=lat)
     return Problem(
         space, table_metric(space, acc), table_metric(space, lat), norm, jnp.asarray(table.archs)
@@ -121,34 +130,54 @@ def ofa_note10_problem(sample: int = 10_000, seed: int = 0) -> Problem:
     return Problem(space, accuracy, latency, norm, None)
 
 
+def _ofa_problem(device: str, latency_source: str, k: int) -> Problem:
+    if device != "note10":
+        raise ValueError("ofa_mbv3 search uses OFA's Note10 lookup tables: run with +device=note10")
+    return ofa_note10_problem()
+
+
+# space -> (device, latency_source, k) -> Problem: the spaces the shipped data gives an accuracy
+# source (NB201's tables, OFA's predictor)
+PROBLEMS: dict[str, Callable[[str, str, int], Problem]] = {
+    "nb201": lambda device, latency_source, k: nb201_problem(device, "cifar100", latency_source, k),
+    "ofa_mbv3": _ofa_problem,
+}
+
+
 def make_problem(space: str, device: str, latency_source: str = "table", k: int = 10) -> Problem:
-    if space == "nb201":
-        return nb201_problem(device, latency_source=latency_source, k=k)
-    if space == "ofa_mbv3":
-        if device != "note10":
-            raise ValueError(
-                "ofa_mbv3 search uses OFA's Note10 lookup tables: run with +device=note10"
-            )
-        return ofa_note10_problem()
-    raise ValueError(
-        f"search on {space!r} needs an accuracy source; the shipped data has accuracy for nb201 "
-        "(tables) and ofa_mbv3 (OFA's predictor). Use space=nb201 or space=ofa_mbv3"
+    return lookup(PROBLEMS, space, "search space (one with an accuracy source)")(
+        device, latency_source, k
     )
+
+
+def _evolution(problem: Problem, config: EvolutionConfig) -> Callable:
+    cards = problem.space.cardinalities
+    return lambda t, key: evolve(problem.fitness, t, key, cards, config)
+
+
+def _random(problem: Problem, config: EvolutionConfig) -> Callable:
+    samples = config.population * (1 + config.generations)  # the evolution's budget
+    cards = problem.space.cardinalities
+    return lambda t, key: random_search(problem.fitness, t, key, cards, samples)
+
+
+def _exhaustive(problem: Problem, config: EvolutionConfig) -> Callable:
+    if problem.all_archs is None:
+        raise ValueError(f"{problem.space.name} is too large to enumerate; use evolution")
+    return lambda t, key: exhaustive(problem.fitness, t, problem.all_archs)
+
+
+# name -> (problem, config) -> run(t, key) -> SearchResult, for one t (jitted and vmapped)
+SEARCHERS: dict[str, Callable[[Problem, EvolutionConfig], Callable]] = {
+    "evolution": _evolution,
+    "random": _random,
+    "exhaustive": _exhaustive,
+}
 
 
 def searcher(problem: Problem, name: str, config: EvolutionConfig) -> Callable:
     """``run(t, key) -> SearchResult`` for one t, to be jitted and vmapped."""
-    cards = problem.space.cardinalities
-    if name == "evolution":
-        return lambda t, key: evolve(problem.fitness, t, key, cards, config)
-    if name == "random":
-        samples = config.population * (1 + config.generations)
-        return lambda t, key: random_search(problem.fitness, t, key, cards, samples)
-    if name == "exhaustive":
-        if problem.all_archs is None:
-            raise ValueError(f"{problem.space.name} is too large to enumerate; use evolution")
-        return lambda t, key: exhaustive(problem.fitness, t, problem.all_archs)
-    raise ValueError(f"unknown searcher {name!r}; choose from {SEARCHERS}")
+    return lookup(SEARCHERS, name, "searcher")(problem, config)
 
 
 def sweep(problem: Problem, name: str, ts, seed: int, config: EvolutionConfig) -> dict:
@@ -219,3 +248,101 @@ def targeting(problem: Problem, target: Problem, target_ms: float, delta: float)
         }
 
     return {"target_ms": target_ms, "bisection": report(bis), "dual_ascent": report(dual)}
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetingConfig:
+    """NB201: Algorithm 1 and dual ascent on the device's measured latency."""
+
+    proxy: str | None = None  # device whose latency is Algorithm 1's objective (null: the device)
+    quantile: float = 0.5  # target = this quantile of the device's latency over all archs
+    delta: float = 0.05  # tolerance, relative to the target
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchConfig:
+    """``experiments.search``'s settings (``conf/search.yaml``)."""
+
+    space: SpaceConfig = SpaceConfig()
+    device: dict[str, Any] | None = None  # +device=<name>: conf/device/<name>.yaml (required)
+    searcher: str = "evolution"  # SEARCHERS
+    latency_source: str = "table"  # NB201: LATENCY_SOURCES
+    k: int = 10  # target measurements for latency_source=network
+    seed: int = 0
+    # Eq. 1.6's trade-offs, searched in one vmapped call
+    t: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    evolution: EvolutionConfig = EvolutionConfig()  # the thesis's settings (§3.9)
+    targeting: TargetingConfig = TargetingConfig()
+
+    def __post_init__(self):
+        if self.device is None:
+            raise ValueError("choose a device: python -m experiments.search +device=pixel3")
+        device_from_mapping(self.device)
+        lookup(PROBLEMS, self.space.name, "search space (one with an accuracy source)")
+        lookup(SEARCHERS, self.searcher, "searcher")
+        lookup(LATENCY_SOURCES, self.latency_source, "latency_source")
+
+
+class SearchStudy(NamedTuple):
+    summary: dict
+    fronts: dict  # searcher (and exhaustive): the sweep's non-dominated designs
+    everything: tuple[np.ndarray, np.ndarray]  # (latency, accuracy) of the space's sample
+
+
+def search_study(config: SearchConfig, progress: Callable[[str], None] | None = None):
+    """The sweep, its front, and on an enumerable space the exhaustive comparison and the
+    targeting (the ``experiments.search`` summary)."""
+    device, space = config.device["name"], config.space.name
+    problem = make_problem(space, device, config.latency_source, config.k)
+    ts = list(config.t)
+    if progress is not None:
+        progress(f"{config.searcher} search on {space} / {device}: {len(ts)} trade-offs, vmapped")
+    found = sweep(problem, config.searcher, ts, config.seed, config.evolution)
+
+    def designs(result) -> list[dict]:
+        return [
+            {**problem.describe(a), "objective": float(f)}
+            for a, f in zip(result["archs"], result["fitness"])
+        ]
+
+    summary = {
+        "space": space,
+        "searcher": config.searcher,
+        "latency_source": config.latency_source,
+        "device": device,
+        "t": ts,
+        "best": designs(found),
+        "exhaustive": None,
+        "optimum_hit_rate": None,
+        "seconds_per_search": found["seconds_per_search"],
+        "searches_per_second_vmapped": found["searches_per_second_vmapped"],
+        "targeting": None,
+    }
+    sample = problem.all_archs
+    if sample is None:
+        sample = problem.space.sample(jax.random.key(config.seed), 10_000)
+    ref = float(np.asarray(problem.latency(sample)).max())
+    fronts = {config.searcher: front(problem, found["archs"], ref)}
+    if problem.all_archs is not None:
+        exact = sweep(problem, "exhaustive", ts, config.seed, config.evolution)
+        summary["exhaustive"] = designs(exact)
+        hits = np.isclose(found["fitness"], exact["fitness"], rtol=0, atol=1e-6)
+        summary["optimum_hit_rate"] = float(hits.mean())
+        fronts["exhaustive"] = front(problem, exact["archs"], ref)
+        t = config.targeting
+        measured = make_problem(space, device)  # targets are measured on the device
+        target_ms = float(np.quantile(np.asarray(measured.latency(sample)), t.quantile))
+        summary["targeting"] = targeting(
+            make_problem(space, t.proxy or device, config.latency_source, config.k),
+            measured,
+            target_ms,
+            t.delta,
+        )
+        if progress is not None:
+            progress(f"  optimum hit rate {summary['optimum_hit_rate']:.3f} over {len(ts)} t")
+    summary["front_hypervolume"] = {k: v["hypervolume"] for k, v in fronts.items()}
+    everything = (
+        np.asarray(problem.latency(sample)),
+        np.asarray(problem.accuracy(jnp.asarray(sample))),
+    )
+    return SearchStudy(summary, fronts, everything)
