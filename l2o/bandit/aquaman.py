@@ -97,25 +97,25 @@ class _Data:
     """The training set: raw samples, or one merged sample per (group, arm) key."""
 
     def __init__(self, how: str, keep: int | None):
-        self.how, self.keep = how, keep
+        self.merge, self.keep = lookup(AGGREGATES, how, "aggregate"), keep
         self.raw: list[tuple[np.ndarray, float]] = []
         self.by_key: dict[tuple, list[float]] = defaultdict(list)
         self.context: dict[tuple, np.ndarray] = {}
 
     def add(self, key, x, y):
-        if self.how == "none":
+        if self.merge is None:
             self.raw.append((x, y))
         else:
             self.by_key[key].append(y)
             self.context[key] = x
 
     def arrays(self):
-        if self.how == "none":
+        if self.merge is None:
             rows = self.raw[-self.keep :] if self.keep else self.raw
             return np.stack([x for x, _ in rows]), np.asarray([y for _, y in rows], np.float32)
         keys = list(self.by_key)
         xs = np.stack([self.context[k] for k in keys])
-        ys = np.asarray([_robust(self.by_key[k], self.how) for k in keys], np.float32)
+        ys = np.asarray([self.merge(np.asarray(self.by_key[k])) for k in keys], np.float32)
         return xs, ys
 
 

@@ -32,5 +32,4 @@ class SpaceConfig:
         return references.split(self.name, self.split)
 
 
-NB201 = SpaceConfig()
 NB301 = SpaceConfig("nb301", split=None, accuracy_dataset=None)
