@@ -19,10 +19,9 @@ import numpy as np
 from scipy import optimize
 
 from experiments._setup import setup_jax
-from l2o.data import load_latency
-from l2o.predictors.baselines import min_norm_lstsq, operator_features
+from l2o.data import get_space, load_latency
+from l2o.predictors.features import min_norm_lstsq, operator_features
 from l2o.proxy.adaproxy import adapt_proxy
-from l2o.spaces import get_space
 
 
 def scipy_sweep(w, x, y, lams) -> np.ndarray:

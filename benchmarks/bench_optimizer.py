@@ -4,7 +4,7 @@
 
 Both sides solve the same problem, the predicted objective of Eq. 1.8 on NB201 for an unseen
 device adapted from 10 measurements: the baseline is the jit-compiled evolutionary search
-(population 1000 x 50 generations, issue 4) on that objective, one λ at a time; l2o's side is
+(population 1000 x 50 generations, the thesis's) on that objective, one λ at a time; l2o's side is
 one call of the optimizer network (forward pass and argmax), one best-of-16 call, and a batch
 of 16384 designs in one call. Training quality does not enter the timing, so the network trains
 briefly (``--steps``). Performance networks are cached under ``~/.cache/l2o/predictors``.
@@ -14,16 +14,16 @@ Last line: ``one design vs one search: <ratio>x``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from experiments._setup import setup_jax
-from l2o.optimizer import study
+from l2o.data.references import HELP_NB201_SPLIT
 from l2o.optimizer.network import OptimizerConfig, train
-from l2o.predictors.study import HELP_NB201_SPLIT
+from l2o.pipeline import evaluation, performance
 
 CACHE = Path.home() / ".cache" / "l2o" / "predictors"
 
@@ -34,15 +34,20 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     args = parser.parse_args()
     setup_jax()
-    perf = study.performance_networks("nb201", [args.device], HELP_NB201_SPLIT, cache_dir=CACHE)
+    perf = performance.performance_networks(
+        "nb201", [args.device], HELP_NB201_SPLIT, cache_dir=CACHE
+    )
     land = perf.landscape
-    head = perf.head(args.device, study.support_archs(len(land.archs), 10))
-    target = study.Target(jnp.asarray(head.w / head.scale), float(head.scale), None, None)
-    opt = train(land, OptimizerConfig(method="method1", steps=args.steps))
-    config = study.EvalConfig()
-    us = np.linspace(*config.log_lambda, 5)
-    search = study.search_baseline(land, target, us, dataclasses.replace(config, seed=1))
-    speed = study.throughput(opt, land, target, config)
+    head = perf.head(args.device, performance.support_archs(len(land.archs), 10))
+    target = evaluation.Target(jnp.asarray(head.w / head.scale), float(head.scale), None, None)
+    optimizer = OptimizerConfig(method="method1", steps=args.steps)
+    opt = train(jax.random.key(0), land, optimizer)
+    config = evaluation.EvalConfig()
+    us = np.linspace(*optimizer.log_lambda, 5)
+    search = evaluation.search_baseline(jax.random.key(1), land, target, us, config)
+    speed = evaluation.throughput(
+        jax.random.key(0), opt, land, target, config, optimizer.log_lambda
+    )
     one, best, batched = (
         speed["seconds_per_design"],
         speed["seconds_per_design_best_of_k"],

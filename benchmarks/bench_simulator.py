@@ -20,9 +20,10 @@ import jax
 import numpy as np
 
 from experiments._setup import setup_jax
-from l2o.simulator.dataflow import hw_table, layer_costs, reference_costs, space_tables
+from l2o.data import get_space
+from l2o.simulator.dataflow import hw_table, layer_costs, space_tables
+from l2o.simulator.dataflow_reference import reference_costs
 from l2o.simulator.synthetic import AcceleratorGrid, accelerator_devices
-from l2o.spaces import get_space
 
 
 def main() -> None:

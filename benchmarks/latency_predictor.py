@@ -19,10 +19,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments._setup import setup_jax
-from l2o.predictors import study
-from l2o.predictors.latency import LatencyNetConfig, heads, predict, train_latency_net
+from l2o.data.references import HELP_NB201_SPLIT
+from l2o.predictors.evaluation import latency_setup
+from l2o.predictors.latency import LatencyNetConfig, heads, predict
+from l2o.predictors.latency_training import train_latency_net
 
-SPLIT = study.HELP_NB201_SPLIT
+SPLIT = HELP_NB201_SPLIT
 
 
 def numpy_forward(params: dict, w: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -55,7 +57,7 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=5)
     args = parser.parse_args()
     setup_jax()
-    data, index, _ = study.latency_setup("nb201", SPLIT)
+    data, index, _ = latency_setup("nb201", SPLIT)
     base = LatencyNetConfig()
     config = dataclasses.replace(
         base, members=args.members, fit=dataclasses.replace(base.fit, max_epochs=args.epochs)

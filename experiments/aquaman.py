@@ -23,7 +23,8 @@ from tqdm import tqdm
 from experiments._app import load, register, run_dir
 from experiments._setup import setup_jax
 from l2o.bandit import aquaman
-from l2o.bandit.aquaman import AquamanConfig, Result
+from l2o.bandit.aquaman import Result
+from l2o.bandit.comparison import AquamanConfig, summarise
 from l2o.bandit.envs import draw
 from l2o.results import write_summary
 from l2o.timing import Stopwatch
@@ -50,7 +51,7 @@ def main(cfg: DictConfig) -> dict:
                 progress=lambda n: bar.update(n - bar.n),
             )
             bar.update(config.rounds - bar.n)
-    summary = {**aquaman.summary(config, stream, results), "seconds": watch.seconds}
+    summary = {**summarise(config, stream, results), "seconds": watch.seconds}
     write_summary(out, summary)
     env, delay = config.env.name, config.delay_max
     plot_results(results, stream, out, f"{env}, delays up to {delay}")

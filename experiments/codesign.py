@@ -30,7 +30,7 @@ from omegaconf import DictConfig
 
 from experiments._app import load, register, run_dir
 from experiments._setup import setup_jax
-from l2o.codesign import CodesignConfig, codesign_study
+from l2o.codesign.pipeline import CodesignConfig, codesign_study
 from l2o.results import plot_matrix, plot_srcc_cdf, write_summary
 from l2o.timing import Stopwatch
 

@@ -6,26 +6,19 @@ target of ``jax.ShapeDtypeStruct`` leaves, e.g. from ``jax.eval_shape``), ``conf
 config that made it) and ``extra_state`` (JSON counters and histories). :func:`config_key` names
 a config stably, so experiments can cache trained predictors under ``root / config_key(config)``.
 
-:func:`fit_with_checkpoints` makes the shared training loop :func:`l2o.predictors.fitting.fit`
-resumable: it saves fit's whole :class:`~l2o.predictors.fitting.FitState` (params, Adam state,
-shuffling key, best-so-far, histories) every few epochs, so an interrupted run restarts from its
-last checkpoint and ends with the same params, bit for bit, as an uninterrupted one.
+Storage only: resuming a training run from its checkpoints is :mod:`l2o.training`'s.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
-
-from l2o.predictors.fitting import FitConfig, FitResult, FitState, fit, init_state
 
 PathLike = str | Path
 
@@ -166,62 +159,3 @@ def restore(directory: PathLike, abstract_params: Any, step: int | None = None) 
 
 class CorruptCheckpointError(ValueError):
     """A checkpoint exists but cannot be restored."""
-
-
-# --- resumable training ---------------------------------------------------------------------
-
-
-def _fingerprint(*trees: Any) -> str:
-    """sha256 of the bytes, shapes and dtypes of every leaf: identifies init and data."""
-    h = hashlib.sha256()
-    for leaf in jax.tree_util.tree_leaves(trees):
-        a = np.asarray(leaf)
-        h.update(f"{a.shape}{a.dtype}".encode())
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()[:16]
-
-
-def _resume(directory: PathLike, params: Any, config: FitConfig, run: dict) -> FitState:
-    """The fit state of the run's last checkpoint in ``directory``, or a fresh one."""
-    fresh = init_state(params, config)
-    if latest_step(directory) is None:
-        return fresh
-    saved = restore(directory, None)
-    if config_key(saved.config) != config_key(run):
-        raise ValueError(
-            f"{checkpoint_dir(directory)} holds a different run (config {saved.config}); "
-            "resume with the same config, init and data, or use a new directory"
-        )
-    arrays = restore(directory, fresh.arrays(), saved.step).params
-    state = FitState.from_parts(arrays, saved.extra_state)
-    print(f"resuming {checkpoint_dir(directory)} after epoch {state.epoch}", flush=True)
-    return state
-
-
-def fit_with_checkpoints(
-    params: Any,
-    loss_fn: Callable[[Any, Any], jax.Array],
-    train: Any,
-    val: Any | None,
-    config: FitConfig,
-    directory: PathLike,
-    every: int = 10,
-    progress: Callable[[int, float, float], None] | None = None,
-) -> FitResult:
-    """:func:`fit`, checkpointed every ``every`` epochs (and at the end) in ``directory``.
-
-    A fresh call on a directory holding a checkpoint of the same run (config, init params and
-    data) continues after its last checkpoint; one holding a finished run returns it without
-    training. The result equals, bit for bit, that of a plain ``fit`` call. The newest two
-    checkpoints are kept.
-    """
-    if every < 1:
-        raise ValueError(f"every is a number of epochs >= 1; got {every}")
-    run = {"fit": dataclasses.asdict(config), "data": _fingerprint(params, train, val)}
-    state = _resume(directory, params, config, run)
-
-    def checkpoint(s: FitState) -> None:
-        if s.epoch % every == 0 or s.stopped or s.epoch >= config.max_epochs:
-            save(directory, s.epoch, s.arrays(), run, s.counters(), max_to_keep=2)
-
-    return fit(params, loss_fn, train, val, config, progress, state, checkpoint)

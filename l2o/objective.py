@@ -13,8 +13,8 @@ the space or a sample is the usual choice, so that t = 0.5 weighs both terms ali
 A metric is any ``archs int32[N, L] -> float32[N]``: a trained network's ``apply`` bound to its
 params, a measured table (:func:`table_metric`), or a simulator. For the optimizer network the
 soft forms take per-slot probabilities instead of one architecture: :func:`soft_one_hot` feeds
-them to networks that read one-hot encodings, and :func:`expected_table` gives the exact
-expectation of a measured NB201 table under independent slots.
+them to networks that read one-hot encodings; a measured table's exact expectation under
+independent slots is its multilinear extension (:func:`l2o.predictors.accuracy.table_accuracy`).
 """
 
 from __future__ import annotations
@@ -133,18 +133,6 @@ def soft_one_hot(space: Space, probs: jax.Array) -> jax.Array:
     """Per-slot probabilities float[..., L, C_max] -> the relaxed one-hot float[..., E] that
     networks reading ``space.one_hot`` accept (a one-hot row gives ``space.one_hot`` exactly)."""
     return jnp.concatenate([probs[..., i, :c] for i, c in enumerate(space.cardinalities)], axis=-1)
-
-
-def expected_table(space: Space, values, probs: jax.Array) -> jax.Array:
-    """Exact ``E[values[x]]`` for independent slots ``x_l ~ probs[l]`` (float[L, C_max]) on a
-    dense table (NB201): one tensor contraction over the 5^6 grid."""
-    cards = space.cardinalities
-    dense = jnp.asarray(_by_code(space, np.asarray(values, np.float32)))
-    # code = Σ a_l · radix_l with radix_0 = 1: slot 0 is the fastest-varying (last) axis
-    tensor = dense.reshape(tuple(reversed(cards)))
-    for i in reversed(range(len(cards))):  # contract the leading axis: slot L-1 first
-        tensor = jnp.tensordot(probs[i, : cards[i]], tensor, axes=(0, 0))
-    return tensor
 
 
 def augmented_lagrangian(acc, lat, lam, target, rho=0.0, norm: Normalisation = IDENTITY):

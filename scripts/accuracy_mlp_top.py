@@ -1,7 +1,7 @@
 """How well the main job's accuracy MLP picks among NB201's best archs, with latency known.
 
     python scripts/accuracy_mlp_top.py                     # the main job's settings
-    python scripts/accuracy_mlp_top.py --batch 64 --patience 20   # issue 3's
+    python scripts/accuracy_mlp_top.py --batch 64 --patience 20   # the earlier settings
 
 Fits the MLP on the whole CIFAR-100 table (a tenth held out for early stopping) per seed and
 prints the epoch it stopped at, the SRCC of its predictions over the 200 most accurate archs,
@@ -18,11 +18,10 @@ import dataclasses
 import jax
 import numpy as np
 
-from l2o.data import load_latency, load_nb201_accuracy
+from l2o.data import get_space, load_latency, load_nb201_accuracy
 from l2o.metrics import spearman
-from l2o.optimizer.study import PerformanceConfig
+from l2o.pipeline.performance import PerformanceConfig
 from l2o.predictors.accuracy import fit_accuracy_mlp
-from l2o.spaces import get_space
 
 DEVICES = ("pixel3", "raspi4", "pixel2", "eyeriss", "gold_6226")
 

@@ -1,82 +1,70 @@
-"""Compare two runs' ``summary.json`` leaf by leaf, timings aside.
+"""Compare two ``summary.json`` files (or two run directories) leaf by leaf, timings aside.
 
-    python scripts/compare_summaries.py <a> <b> [--ignore PREFIX ...]
+    python scripts/compare_summaries.py <run or summary A> <run or summary B> [--rtol 0]
 
-``a`` and ``b`` are summary files or run directories holding one. Leaves whose path has a key
-containing "seconds", "time" or "per_second" are skipped (wall-clock numbers and throughputs
-such as ``evals_per_second``), as is every path starting with
-an ``--ignore`` prefix (e.g. ``config``). Exit 0 when every other leaf is equal (numbers exactly:
-a behaviour-preserving change reproduces them bit for bit), else 1 after listing the differing
-paths (``-`` only in a, ``+`` only in b, ``~`` both with different values).
+Keys naming a time (``seconds``, ``time``, ``speedup``, ``per_second``) are skipped. Exit 0 when
+every other leaf is equal (floats within ``--rtol``), else 1, listing each differing leaf's
+path with both values.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
-TIMING = ("seconds", "time", "per_second")
+TIMING = ("seconds", "time", "speedup", "per_second")
 
 
-def leaves(value, path: str = "") -> dict[str, object]:
-    """Every leaf of a JSON value by its dotted path (list items as ``[i]``)."""
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            out |= leaves(item, f"{path}.{key}" if path else str(key))
-        return out or {path: {}}
-    if isinstance(value, list):
-        out = {}
-        for i, item in enumerate(value):
-            out |= leaves(item, f"{path}[{i}]")
-        return out or {path: []}
-    return {path: value}
-
-
-def _keys(path: str) -> list[str]:
-    return [k.split("[")[0] for k in path.split(".")]
-
-
-def timing(path: str) -> bool:
-    return any(word in key for key in _keys(path) for word in TIMING)
-
-
-def differences(a: dict, b: dict, ignore: tuple[str, ...] = ()) -> list[str]:
-    """``"- path"``, ``"+ path"`` or ``"~ path: a != b"`` for each leaf that differs."""
-    la, lb = leaves(a), leaves(b)
-    out = []
-    for path in sorted(set(la) | set(lb)):
-        if timing(path) or any(path == p or path.startswith((p + ".", p + "[")) for p in ignore):
-            continue
-        if path not in lb:
-            out.append(f"- {path}: {la[path]!r}")
-        elif path not in la:
-            out.append(f"+ {path}: {lb[path]!r}")
-        elif la[path] != lb[path] or type(la[path]) is not type(lb[path]):
-            out.append(f"~ {path}: {la[path]!r} != {lb[path]!r}")
-    return out
-
-
-def _summary(path: str) -> dict:
+def _load(path: str) -> object:
     p = Path(path)
     return json.loads((p / "summary.json" if p.is_dir() else p).read_text())
 
 
-def main(argv: list[str] | None = None) -> int:
+def differences(a, b, rtol: float = 0.0, path: str = "") -> list[str]:
+    """Paths (with both values) where ``a`` and ``b`` differ, timing keys skipped."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in sorted(set(a) | set(b)):
+            if any(t in key for t in TIMING):
+                continue
+            where = f"{path}.{key}" if path else key
+            if key not in a or key not in b:
+                out.append(f"{where}: only in {'B' if key not in a else 'A'}")
+            else:
+                out += differences(a[key], b[key], rtol, where)
+        return out
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{path}: {len(a)} vs {len(b)} items"]
+        return [
+            d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, rtol, f"{path}[{i}]")
+        ]
+    if (
+        isinstance(a, float)
+        and isinstance(b, float | int)
+        or isinstance(b, float)
+        and isinstance(a, int)
+    ):
+        same = a == b or (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=rtol)
+        return [] if same else [f"{path}: {a!r} vs {b!r}"]
+    return [] if a == b else [f"{path}: {a!r} vs {b!r}"]
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("a")
     parser.add_argument("b")
-    parser.add_argument("--ignore", action="append", default=[], metavar="PREFIX")
-    args = parser.parse_args(argv)
-    diff = differences(_summary(args.a), _summary(args.b), tuple(args.ignore))
-    if diff:
-        print(f"{len(diff)} leaves differ:", *diff, sep="\n")
-        return 1
-    print("equal (timings aside)")
-    return 0
+    parser.add_argument("--rtol", type=float, default=0.0, help="relative tolerance for floats")
+    args = parser.parse_args()
+    diffs = differences(_load(args.a), _load(args.b), args.rtol)
+    for line in diffs:
+        print(line)
+    print(f"{'equal' if not diffs else f'{len(diffs)} leaves differ'}: {args.a} vs {args.b}")
+    sys.exit(1 if diffs else 0)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -15,7 +15,7 @@ from l2o.predictors.fitting import FitConfig, fit, mse
 land, _, _ = toy_landscape()
 rng = np.random.default_rng(0)
 config = OptimizerConfig(method="both", steps=200, batch=64, hidden=(32,), labels=256)
-result = train(land, config)
+result = train(jax.random.key(0), land, config)
 flat = jax.flatten_util.ravel_pytree(result.params)[0]
 
 # The predictors' training loop (l2o.predictors.fitting.fit) on a small regression.

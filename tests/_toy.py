@@ -4,10 +4,19 @@ one-hot (φ(x) = x), so the λ-mode optimum has a closed form."""
 import jax.numpy as jnp
 import numpy as np
 
+from l2o.data import get_space
 from l2o.optimizer.landscape import Landscape
-from l2o.spaces import get_space
 
 SPACE = get_space("nb201")
+
+
+def linear(a, x):
+    return x @ a
+
+
+def identity(params, x):
+    del params
+    return x
 
 
 def toy_landscape(seed: int = 0):
@@ -20,8 +29,10 @@ def toy_landscape(seed: int = 0):
     x = SPACE.one_hot_batch(archs)
     land = Landscape(
         space=SPACE,
-        accuracy=lambda x: x @ a,
-        features=lambda x: x,
+        accuracy_fn=linear,
+        features_fn=identity,
+        accuracy_params=a,
+        features_params=None,
         archs=archs,
         phi=x,
         acc=x @ a,

@@ -5,23 +5,20 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from l2o.data import load_nb201_accuracy
+from l2o.data import get_space, load_nb201_accuracy
 from l2o.metrics import spearman
 from l2o.predictors.accuracy import (
     ACCURACY_PREDICTORS,
     AccuracyConfig,
     GPConfig,
-    arccos_kernel,
     condition_gp,
     dense_table,
     fit_accuracy_gp,
     fit_accuracy_mlp,
-    gp_hyper_init,
-    make_gp_apply,
     table_accuracy,
 )
 from l2o.predictors.fitting import FitConfig
-from l2o.spaces import get_space
+from l2o.predictors.gp import arccos_kernel, gp_hyper_init, make_gp_apply
 
 SEED = 0
 N_TRAIN = 1000  # the bar: <= 1000 random archs, SRCC >= 0.90 on all the others

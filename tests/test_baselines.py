@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from l2o.data import load_latency
+from l2o.data import get_space, load_latency
 from l2o.predictors.baselines import (
     LATENCY_BASELINES,
     MLP,
@@ -17,10 +17,9 @@ from l2o.predictors.baselines import (
     fit_device_mlp,
     fit_linear,
     flops_predictor,
-    operator_features,
 )
+from l2o.predictors.features import operator_features
 from l2o.predictors.fitting import FitConfig
-from l2o.spaces import get_space
 
 NB201 = get_space("nb201")
 FAST = DeviceMLPConfig((16,), fixed_epochs=20, fit=FitConfig(3e-3, batch_size=32, max_epochs=30))

@@ -6,15 +6,9 @@ import numpy as np
 import pytest
 
 from l2o import checkpoints
-from l2o.checkpoints import (
-    config_key,
-    fit_with_checkpoints,
-    latest_step,
-    restore,
-    save,
-)
+from l2o.checkpoints import config_key, latest_step, restore, save
 from l2o.predictors.baselines import MLP
-from l2o.predictors.fitting import FitConfig, fit, mse
+from l2o.predictors.fitting import FitConfig, fit, fit_with_checkpoints, mse
 
 NET = MLP((16, 16))
 X = jax.random.normal(jax.random.key(0), (256, 8))

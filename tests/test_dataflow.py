@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import pytest
 
-from l2o.data import MAESTRO_RUNS, load_darts_layers, load_maestro_hw, load_maestro_run
+from l2o.data import MAESTRO_RUNS, get_space, load_darts_layers, load_maestro_hw, load_maestro_run
 from l2o.simulator.dataflow import (
     DATAFLOWS,
     MODEL,
@@ -23,10 +23,10 @@ from l2o.simulator.dataflow import (
     layer_costs,
     layer_row,
     network_costs,
-    reference_costs,
     space_bags,
     space_tables,
 )
+from l2o.simulator.dataflow_reference import reference_costs
 from l2o.simulator.synthetic import (
     AcceleratorGrid,
     RooflineRanges,
@@ -40,7 +40,6 @@ from l2o.simulator.validation import (
     two_level,
     validate,
 )
-from l2o.spaces import get_space
 from l2o.spaces.base import conv
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
+from l2o.data.references import Split
 from l2o.predictors import exploration
-from l2o.predictors.study import Split, score, supports
+from l2o.predictors.evaluation import score, supports
 
 
 def _problem(n=200, f=12, d=3, seed=0):

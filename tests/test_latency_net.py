@@ -9,23 +9,13 @@ import pytest
 from scipy.stats import spearmanr
 
 from l2o.checkpoints import restore
-from l2o.data import load_latency
+from l2o.data import get_space, load_latency
 from l2o.data.references import HELP_SRCC
 from l2o.devices import get_device
+from l2o.predictors.features import SPEC_DIM, latency_data, spec_features
 from l2o.predictors.fitting import FitConfig
-from l2o.predictors.latency import (
-    SPEC_DIM,
-    LatencyNetConfig,
-    adapt,
-    heads,
-    init_params,
-    latency_data,
-    predict,
-    predict_ensemble,
-    spec_features,
-    train_latency_net,
-)
-from l2o.spaces import get_space
+from l2o.predictors.latency import LatencyNetConfig, adapt, heads, predict, predict_ensemble
+from l2o.predictors.latency_training import init_params, train_latency_net
 
 HELP_TRAIN = (
     "1080ti_1 1080ti_32 1080ti_256 silver_4114 silver_4210r samsung_a50 pixel3 "

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from _toy import toy_landscape
 
+from l2o.data import get_space
 from l2o.data.references import HELP_NB201_SPLIT
 from l2o.optimizer.inference import candidates, decode, polish, repair, score
 from l2o.optimizer.network import (
@@ -19,11 +20,12 @@ from l2o.optimizer.network import (
     straight_through,
     train,
 )
-from l2o.optimizer.study import held_out_split, loo_margin, training_split
+from l2o.pipeline.evaluation import loo_margin
+from l2o.pipeline.performance import held_out_split, training_split
 from l2o.predictors.latency import Head
-from l2o.spaces import get_space
 
 SPACE = get_space("nb201")
+KEY = jax.random.key(0)  # the optimizer networks' key (OptimizerConfig's seed 0 before)
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +120,7 @@ def test_methods_learn_the_closed_form_optimum(toy, method):
         learning_rate=1e-2 if method == "method2" else 3e-3,
         labels=2048,
     )
-    opt = train(land, config)
+    opt = train(jax.random.key(0), land, config)
     losses = opt.history[method]
     assert losses[-1] < losses[0]
     assert (opt.labels > 0) == (method == "method1")
@@ -175,22 +177,29 @@ def test_best_of_k_and_polish_never_do_worse_than_the_argmax(toy):
 def test_interrupted_training_resumes_bit_identically(toy, tmp_path):
     land, _, _ = toy
     config = OptimizerConfig(method="both", hidden=(16,), steps=200, batch=16, labels=64)
-    straight = train(land, config, checkpoint_dir=str(tmp_path / "a"))
+    straight = train(KEY, land, config, checkpoint_dir=str(tmp_path / "a"))
 
     def stop(phase, step, loss):
         if phase == "method2" and step == 100:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(land, config, stop, checkpoint_dir=str(tmp_path / "b"))
-    resumed = train(land, config, checkpoint_dir=str(tmp_path / "b"))
+        train(KEY, land, config, progress=stop, checkpoint_dir=str(tmp_path / "b"))
+    resumed = train(KEY, land, config, checkpoint_dir=str(tmp_path / "b"))
     with pytest.raises(ValueError, match="another config"):
-        train(land, dataclasses.replace(config, batch=8), checkpoint_dir=str(tmp_path / "b"))
+        train(KEY, land, dataclasses.replace(config, batch=8), checkpoint_dir=str(tmp_path / "b"))
     for x, y in zip(
         jax.tree_util.tree_leaves(straight.params), jax.tree_util.tree_leaves(resumed.params)
     ):
         np.testing.assert_array_equal(x, y)
     assert resumed.history == straight.history
+
+
+def test_a_non_finite_loss_names_the_phase_the_step_and_the_learning_rate(toy):
+    land, _, _ = toy
+    config = OptimizerConfig(method="method2", hidden=(16,), steps=100, batch=16)
+    with pytest.raises(FloatingPointError, match=r"method2: the loss became non-finite at step 99"):
+        train(KEY, land, dataclasses.replace(config, learning_rate=float("nan")))
 
 
 def test_bad_configs_are_refused():
@@ -199,7 +208,7 @@ def test_bad_configs_are_refused():
     with pytest.raises(ValueError, match="multiple of 100"):
         OptimizerConfig(steps=150)
     with pytest.raises(ValueError, match="mode"):
-        OptimizerConfig(mode="energy")
+        train(KEY, None, OptimizerConfig(), mode="energy")
 
 
 def test_loo_margin_is_the_largest_leave_one_out_underprediction(toy):

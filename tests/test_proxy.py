@@ -13,14 +13,10 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from l2o.data import load_latency, load_nb201_accuracy
+from l2o.data import get_space, load_latency, load_nb201_accuracy
 from l2o.metrics import hypervolume_2d, pareto_front
-from l2o.predictors.baselines import (
-    DeviceMLPConfig,
-    fit_device_mlp,
-    min_norm_lstsq,
-    operator_features,
-)
+from l2o.predictors.baselines import DeviceMLPConfig, fit_device_mlp
+from l2o.predictors.features import min_norm_lstsq, operator_features
 from l2o.predictors.fitting import FitConfig
 from l2o.proxy.adaproxy import (
     adapt_proxy,
@@ -29,9 +25,8 @@ from l2o.proxy.adaproxy import (
     select_lambda,
     to_proxy_units,
 )
-from l2o.proxy.pipeline import pruned_front
+from l2o.proxy.algorithm5 import pruned_front
 from l2o.proxy.srcc import estimate_srcc, select_proxy
-from l2o.spaces import get_space
 
 ROOT = Path(__file__).resolve().parents[1]
 

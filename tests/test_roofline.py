@@ -10,6 +10,7 @@ import jax
 import numpy as np
 import pytest
 
+from l2o.data import get_space
 from l2o.devices import get_device
 from l2o.simulator.roofline import (
     RooflineDevice,
@@ -19,7 +20,6 @@ from l2o.simulator.roofline import (
     layer_times,
     operational_intensity,
 )
-from l2o.spaces import get_space
 from l2o.spaces.base import Layer, conv
 
 ROOT = Path(__file__).resolve().parents[1]

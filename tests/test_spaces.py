@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from l2o.data import load_latency, load_note10_lut, load_ofa_predictor
+from l2o.data import get_space, load_latency, load_note10_lut, load_ofa_predictor
 from l2o.predictors.ofa import make_ofa_accuracy
-from l2o.spaces import SPACES, get_space
+from l2o.spaces import SPACES
 from l2o.spaces.base import layers_macs
 from l2o.spaces.nb201 import OPS
 from l2o.spaces.ofa_mbv3 import DEPTHS, EXPANDS, KERNELS, OFAMobileNetV3
@@ -192,3 +192,13 @@ def test_ofa_space_reads_helps_configs():
     assert first["ks"][:4] == [7, 5, 0, 0]  # HELP's blocks beyond depth are masked to 0
     with pytest.raises(ValueError, match="ks takes"):
         space.from_config(np.full(20, 9), np.full(20, 3), np.full(5, 2), 224)
+
+
+def test_a_space_without_data_has_its_structure_but_no_index():
+    bare = SPACES["nb201"]()  # what l2o.spaces builds: no file is read
+    arch = np.array([3, 3, 4, 1, 3, 1], np.int32)
+    assert bare.to_string(arch) == get_space("nb201").to_string(arch)
+    assert bare.macs(arch[None]) == get_space("nb201").macs(arch[None])
+    assert bare == get_space("nb201")  # the index order is data, not part of the space
+    with pytest.raises(ValueError, match="l2o.data.get_space"):
+        bare.enumerate()

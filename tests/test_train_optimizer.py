@@ -1,6 +1,8 @@
-"""The main job, HELP's Table 4 experiment and ``experiments.design`` end to end (tiny configs)."""
+"""The main job, HELP's Table 4 and designing for a device, end to end, in-process on tiny
+configs (the Hydra apps are thin: their configs are checked in test_configs.py)."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -8,56 +10,29 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from l2o.data import load_latency
+from l2o import config as schema
+from l2o.data import get_space, load_latency
 from l2o.devices import get_device
+from l2o.measurements import read_measurements
 from l2o.optimizer.model import load_model
-from l2o.predictors.latency import spec_features
-from l2o.spaces import get_space
+from l2o.pipeline.design import DesignConfig, design_for_device
+from l2o.pipeline.help_table import HelpTableConfig, run_help_table
+from l2o.pipeline.main_job import MainJobConfig, run_main_job
+from l2o.pipeline.summary import HelpTableSummary, MainJobSummary, keys
+from l2o.predictors.features import spec_features
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = [
-    "performance.latency_epochs=0",
-    "performance.accuracy_archs=1000",
-    "performance.accuracy_members=2",
-    "optimizer.steps=300",
-    "optimizer.labels=1024",
-    "evaluation.n_lambda=5",
-    "evaluation.budget_quantiles=[0.3,0.6,0.9]",
-    "evaluation.timing_batch=1024",
-]
-KEYS = (
-    "device",
-    "space",
-    "method",
-    "objective_gap",
-    "objective_gaps",
-    "hypervolume_ratio",
-    "budget",
-    "violation_rate",
-    "accuracy_gap_to_oracle",
-    "seconds_per_design",
-    "seconds_per_design_polished",
-    "seconds_per_search",
-    "speedup",
-    "speedup_polished",
-    "train_devices",
-    "designs_per_second_batched",
-    "train_seconds",
-    "label_cost",
-    "ablations",
-    "budget_stages",
-    "margin",
-    "loo_margin",
-)
+TINY = {
+    "performance": {
+        "latency": {"fit": {"max_epochs": 0}},
+        "accuracy_archs": 1000,
+        "accuracy_members": 2,
+    },
+    "optimizer": {"steps": 300, "labels": 1024},
+    "evaluation": {"n_lambda": 5, "budget_quantiles": [0.3, 0.6, 0.9], "timing_batch": 1024},
+}
 # what must not change when the same seed runs again (timings may)
 STABLE = ("objective_gap", "hypervolume_ratio", "budget", "violation_rate", "ablations")
-
-
-def run(module: str, *args: str) -> str:
-    cmd = [sys.executable, "-m", module, *args]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
 
 
 def without_seconds(value):
@@ -68,15 +43,22 @@ def without_seconds(value):
     return value
 
 
+def readme_design_snippet() -> str:
+    """The first python block under the README's "Design for your own device" heading."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("Design for your own device", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
 @pytest.mark.slow
 def test_main_job_contract_rerun_and_design(tmp_path):
-    cache = f"cache_dir={tmp_path / 'cache'}"
+    config = schema.build(
+        MainJobConfig, {"device": "fpga", "cache_dir": str(tmp_path / "cache"), **TINY}
+    )
     first, second = tmp_path / "a", tmp_path / "b"
-    args = ["+device=fpga", cache, "ablations=true", *TINY]
-    run("experiments.train_optimizer", *args, f"hydra.run.dir={first}")
+    run_main_job(config, first)
     s = json.loads((first / "summary.json").read_text())
-    for key in KEYS:
-        assert key in s, key
+    assert tuple(s) == keys(MainJobSummary)  # the dataclass is the contract
     assert s["device"] == "fpga" and s["method"] == "method1" and len(s["budget"]) == 3
     assert set(s["budget"][0]) >= {"budget_ms", "latency_ms", "accuracy", "oracle_accuracy"}
     assert set(s["objective_gap"]) >= {"mean", "max"} and s["objective_gap"]["mean"] < 0.1
@@ -97,47 +79,62 @@ def test_main_job_contract_rerun_and_design(tmp_path):
         assert (first / name).stat().st_size > 1000
     assert (first / "model").is_dir() and (first / "checkpoints" / "budget").is_dir()
 
-    run("experiments.train_optimizer", *args, f"hydra.run.dir={second}")  # predictors cached
-    again = json.loads((second / "summary.json").read_text())
+    again = schema.to_dict(run_main_job(config, second))  # the predictors come from the cache
     assert again["train_seconds"]["performance"] == 0.0
     for key in STABLE:
         assert without_seconds(again[key]) == without_seconds(s[key]), key
 
     table, space = load_latency("nb201"), get_space("nb201")
     rows = np.random.default_rng(0).choice(15625, 10, replace=False)
-    csv = tmp_path / "mine.csv"
+    csv = tmp_path / "pixel2.csv"
     lines = [f"{space.to_string(table.archs[i])},{table['pixel2'][i]}" for i in rows]
     csv.write_text("arch,latency_ms\n" + "\n".join(lines) + "\n")
-    design = ["experiments.design", "+device=pixel2", "budget_ms=12", f"run={first}"]
-    design.append(f"measurements={csv}")
-    out = run(*design)
-    assert "10 measured architectures" in out and "predicted:" in out
-    arch = space.from_string(out.split("budget 12 ms: ")[1].split()[0])
-    assert space.validate(arch).shape == (6,)
-    predicted_ms = float(out.split("accuracy, ")[1].split(" ms")[0])
-    assert predicted_ms <= 12.0
-    out = run(*design, "margin=auto", "polish=true")  # the polish keeps the margined budget
-    margin = float(out.split("leave-one-out margin ")[1].split(";")[0])
-    assert 0.0 <= margin <= 0.5
-    assert float(out.split("accuracy, ")[1].split(" ms")[0]) <= 12.0 * (1 - margin) + 1e-3
+    model, pixel2 = load_model(first / "model"), get_device("pixel2")
+    found = design_for_device(model, pixel2, DesignConfig(budget_ms=12.0), csv)
+    assert found["source"].startswith("10 measured architectures")
+    assert space.validate(space.from_string(found["arch"])).shape == (6,)
+    assert found["predicted_latency_ms"] <= 12.0
+    auto = design_for_device(
+        model, pixel2, DesignConfig(budget_ms=12.0, margin="auto", polish=True), csv
+    )
+    margin = float(auto["source"].split("leave-one-out margin ")[1])
+    assert 0.0 <= margin <= 0.5  # the polish keeps the margined budget
+    assert auto["predicted_latency_ms"] <= 12.0 * (1 - margin) + 1e-3
+
+    # the README's ten lines, on this model and a device of two files
+    (tmp_path / "my_board.yaml").write_text(
+        (ROOT / "conf" / "device" / "pixel2.yaml").read_text().replace("pixel2", "my_board")
+    )
+    (tmp_path / "my_board.csv").write_text(csv.read_text())
+    code = readme_design_snippet().replace(
+        "outputs/train_optimizer/pixel3/<run>/model", str(first / "model")
+    )
+    assert len(code.strip().splitlines()) <= 10
+    printed = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert printed.returncode == 0, printed.stderr[-2000:]
+    assert space.validate(space.from_string(printed.stdout.strip())).shape == (6,)
 
     # designs checked on the device (pixel2's table plays it): measured within their budgets
-    model, lat = load_model(first / "model"), np.asarray(table["pixel2"])
-    measured = []
-    spec = spec_features(get_device("pixel2"))
+    lat, measured = np.asarray(table["pixel2"]), []
 
     def measure(arch):
         measured.append(arch)
         return lat[space.to_index(arch[None])[0]]
 
+    spec = spec_features(pixel2)
     found = model.verified_designs(spec, table.archs[rows], lat[rows], [12.0, 20.0], measure, 3)
     assert len(measured) <= 3 and sum(f.measurements for f in found) == len(measured)
     for f, budget in zip(found, (12.0, 20.0)):
         assert f.verified and lat[space.to_index(f.arch[None])[0]] <= budget
 
     csv.write_text("arch,latency_ms\n|nor_conv_3x3~0|,1.0\n")
+    with pytest.raises(ValueError, match=f"{csv}, line 2"):
+        read_measurements(csv, space)
+    design = ["+device=pixel2", "budget_ms=12", f"run={first}", f"measurements={csv}"]
     bad = subprocess.run(
-        [sys.executable, "-m", *design],
+        [sys.executable, "-m", "experiments.design", *design],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -148,17 +145,18 @@ def test_main_job_contract_rerun_and_design(tmp_path):
 
 @pytest.mark.slow
 def test_help_table_experiment(tmp_path):
-    out = tmp_path / "help"
-    run(
-        "experiments.train_optimizer",
-        "experiment=help_nb201",
-        f"cache_dir={tmp_path / 'c'}",
-        "evaluation.margin=auto",
-        *TINY,
-        "performance.accuracy=table",  # NB201's measured accuracy as Acc(x)
-        f"hydra.run.dir={out}",
+    config = schema.build(
+        HelpTableConfig,
+        {
+            "cache_dir": str(tmp_path / "c"),
+            **TINY,
+            "evaluation": {**TINY["evaluation"], "margin": "auto"},
+            "performance": {**TINY["performance"], "accuracy": "table"},  # NB201's as Acc(x)
+        },
     )
-    s = json.loads((out / "summary.json").read_text())
+    run_help_table(config, tmp_path / "help")
+    s = json.loads((tmp_path / "help" / "summary.json").read_text())
+    assert tuple(s) == keys(HelpTableSummary)
     rows = s["help_table"]
     assert len(rows) == 15 and s["support"] == "help_reference" and s["help_met"] == 10
     assert {r["device"] for r in rows} == {

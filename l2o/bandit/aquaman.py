@@ -16,7 +16,7 @@ on f, a random arm with probability ε), ``linucb`` (ridge regression on the uni
 ``α ‖x‖_{A⁻¹}``), ``random``, ``static`` (the one model with the best mean QoE over the run,
 known in advance) and ``oracle`` (the best model for each round): the registry :data:`POLICIES`.
 
-:class:`AquamanConfig` is ``experiments.aquaman``'s schema and :func:`summary` its contract.
+:mod:`l2o.bandit.comparison` plays them all for ``experiments.aquaman``.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from l2o.bandit import neural_ucb as nu
-from l2o.bandit.envs import EnvConfig, Stream
-from l2o.config import check_names, lookup
+from l2o.bandit.envs import Stream
+from l2o.config import lookup
 
 
 def _trimmed_mean(v: np.ndarray) -> float:
@@ -318,59 +318,3 @@ def run(
     return Result(
         policy_name, chosen, qoe, h.max(1) - qoe, top3, policy.losses, time.perf_counter() - start
     )
-
-
-@dataclasses.dataclass(frozen=True)
-class AquamanConfig:
-    """``experiments.aquaman``'s settings (``conf/aquaman.yaml``; ``conf/env/<name>.yaml``
-    chooses ``env`` and may set the others)."""
-
-    rounds: int = 20000
-    delay_max: int = 100  # feedback of round s arrives at s + U{1..delay_max}
-    seed: int = 0
-    policies: tuple[str, ...] = tuple(POLICIES)
-    env: EnvConfig = EnvConfig()
-    ucb: nu.NeuralUCBConfig = nu.NeuralUCBConfig()
-    feedback: FeedbackSettings = FeedbackSettings()  # the delay is delay_max above
-
-    def __post_init__(self):
-        check_names(POLICIES, self.policies, "policies")
-        self.feedback_config()  # delay_max >= 1
-
-    def feedback_config(self) -> FeedbackConfig:
-        """The feedback with its delay, as :func:`run` takes it."""
-        return FeedbackConfig(**dataclasses.asdict(self.feedback), delay_max=self.delay_max)
-
-
-def policy_summary(r: Result) -> dict:
-    half = len(r.regret) // 2
-    return {
-        "avg_qoe": float(r.qoe.mean()),
-        "cumulative_regret": float(r.regret.sum()),
-        "regret_first_half": float(r.regret[:half].sum()),
-        "regret_second_half": float(r.regret[half:].sum()),
-        "top3_hit_rate": float(r.top3.mean()),
-        "training_rounds": len(r.losses),
-        "seconds": r.seconds,
-    }
-
-
-def summary(config: AquamanConfig, stream: Stream, results: dict[str, Result]) -> dict:
-    """``experiments.aquaman``'s ``summary.json`` (without its ``seconds``) from every policy's
-    run on ``stream``: each policy's QoE and regret, the regret curves (100 points)."""
-    points = np.unique(np.linspace(1, config.rounds, 100).astype(int))
-    return {
-        "env": config.env.name,
-        "rounds": config.rounds,
-        "delay_max": config.delay_max,
-        "n_models": stream.n_arms,
-        "policies": {name: policy_summary(r) for name, r in results.items()},
-        "regret_curve": {
-            name: [[int(t), float(r.regret[:t].sum())] for t in points]
-            for name, r in results.items()
-        },
-        "settings": {
-            "feedback": dataclasses.asdict(config.feedback),
-            "ucb": dataclasses.asdict(config.ucb),
-        },
-    }

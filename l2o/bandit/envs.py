@@ -168,9 +168,8 @@ def _model_features(space, archs) -> np.ndarray:
 
 
 def _nb201(config: EnvConfig):
-    from l2o.data import load_latency, load_nb201_accuracy
+    from l2o.data import get_space, load_latency, load_nb201_accuracy
     from l2o.devices import registry
-    from l2o.spaces import get_space
 
     space = get_space("nb201")
     table = load_latency("nb201")

@@ -2,7 +2,9 @@
 
 The files are built by ``scripts/build_data.py`` from the public sources; nothing here reads
 anything outside the package. Every loader validates what it reads and names the file and the
-field when something is missing or malformed.
+field when something is missing or malformed. The design spaces (:mod:`l2o.spaces`) do no I/O:
+:func:`get_space` builds one with the data it needs, and :data:`ARCH_FIELDS` says how each
+space's latency table stores its architectures.
 """
 
 from __future__ import annotations
@@ -13,6 +15,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+
+from l2o.spaces import SPACES, Space
+from l2o.spaces.fbnet import NUM_LAYERS
+from l2o.spaces.nb201 import EDGES, NB201, NUM_ARCHS
+from l2o.spaces.ofa_mbv3 import NUM_BLOCKS, NUM_STAGES, OFAMobileNetV3
 
 DATA_DIR = Path(__file__).resolve().parent
 NB201_DATASETS = ("cifar10", "cifar100", "imagenet16_120")
@@ -66,21 +73,57 @@ def read_npz(name: str, fields: dict[str, tuple]) -> dict[str, np.ndarray]:
     return out
 
 
+# The fields of ``<space>.npz`` that hold the space's architectures, beside its latencies.
+ARCH_FIELDS: dict[str, dict[str, tuple]] = {
+    "nb201": {"ops": (NUM_ARCHS, len(EDGES))},  # in NB201 index order
+    "fbnet": {"ops": (5000, sum(NUM_LAYERS))},
+    "ofa_mbv3": {  # OFA configs
+        "kernel": (-1, NUM_BLOCKS),
+        "expand": (-1, NUM_BLOCKS),
+        "depth": (-1, NUM_STAGES),
+        "resolution": (-1,),
+    },
+}
+
+
+@functools.cache
+def get_space(name: str) -> Space:
+    """The space called ``name`` (:data:`l2o.spaces.SPACES`) with its default settings and the
+    data it needs: NB201's index order, from ``nb201.npz``."""
+    if name not in SPACES:
+        raise ValueError(f"unknown space {name!r}; known spaces: {', '.join(SPACES)}")
+    if name == "nb201":
+        return NB201(order=read_npz("nb201", ARCH_FIELDS["nb201"])["ops"])
+    return SPACES[name]()
+
+
+def _archs(space: Space, raw: dict[str, np.ndarray]) -> np.ndarray:
+    """The space's vectors of the architectures stored in ``raw`` (:data:`ARCH_FIELDS`)."""
+    if isinstance(space, OFAMobileNetV3):
+        return space.from_config(raw["kernel"], raw["expand"], raw["depth"], raw["resolution"])
+    return space.validate(raw["ops"])
+
+
 @functools.cache
 def load_latency(space: str) -> LatencyTable:
     """The latency table of ``space`` ("nb201", "fbnet" or "ofa_mbv3")."""
-    from l2o.spaces import get_space
-
     s = get_space(space)
+    if space not in ARCH_FIELDS:
+        raise ValueError(f"no latency table for space {space!r}; tables: {', '.join(ARCH_FIELDS)}")
     raw = read_npz(
-        s.data_file,
-        {**s.data_fields, "devices": (-1,), "latency_ms": (-1, -1), "fingerprint_index": (10,)},
+        space,
+        {
+            **ARCH_FIELDS[space],
+            "devices": (-1,),
+            "latency_ms": (-1, -1),
+            "fingerprint_index": (10,),
+        },
     )
-    archs = s.archs_from_data(raw)
+    archs = _archs(s, raw)
     devices = tuple(str(d) for d in raw["devices"])
     if raw["latency_ms"].shape != (len(devices), len(archs)):
         raise ValueError(
-            f"{DATA_DIR / s.data_file}.npz: field 'latency_ms' has shape "
+            f"{DATA_DIR / space}.npz: field 'latency_ms' has shape "
             f"{raw['latency_ms'].shape}, expected ({len(devices)}, {len(archs)})"
         )
     archs.setflags(write=False)

@@ -15,18 +15,17 @@ from collections.abc import Sequence
 import jax.numpy as jnp
 import numpy as np
 
-from l2o.data import load_latency
+from l2o.data import get_space, load_latency
 from l2o.devices import get_device
 from l2o.metrics import spearman, srcc_matrix
-from l2o.spaces import get_space
-from l2o.spaces.config import SpaceConfig
+from l2o.spaces.config import NB201_CONFIG, SpaceConfig
 
 
 @dataclasses.dataclass(frozen=True)
 class MonotonicityConfig:
     """``experiments.monotonicity``'s settings (``conf/monotonicity.yaml``)."""
 
-    space: SpaceConfig = SpaceConfig()
+    space: SpaceConfig = NB201_CONFIG
     devices: tuple[str, ...] | None = None  # device names; null: every device measured in the space
 
 

@@ -33,7 +33,7 @@ def candidates(logits: jax.Array, key: jax.Array, k: int, tau: float = 1.0) -> j
     best = jnp.argmax(logits, -1)[None]
     if k <= 1:
         return best.astype(jnp.int32)
-    g = -jnp.log(-jnp.log(jax.random.uniform(key, (k - 1, *logits.shape), minval=1e-9)))
+    g = jax.random.gumbel(key, (k - 1, *logits.shape))
     samples = jnp.argmax(logits / tau + g, -1)
     return jnp.concatenate([best, samples]).astype(jnp.int32)
 
@@ -102,10 +102,11 @@ def decode(
     return best
 
 
-@functools.partial(jax.jit, static_argnames=("net", "land", "mode", "k"))
+@functools.partial(jax.jit, static_argnames=("net", "mode", "k"))
 def decode_many(net, params, land, v, us, keys, mode: str, k: int = 1, margin=0.0) -> jax.Array:
     """:func:`decode` for one head ``v`` at every condition ``us`` [C] (keys [C]): int32[C, L].
-    One compile serves every set of params of the same network (a jit cache, not a closure)."""
+    One compile serves every set of params of the same network and every landscape of the same
+    shapes (the landscape is a pytree argument)."""
     return jax.vmap(lambda u, key: decode(net, params, land, v, u, mode, key, k, margin))(us, keys)
 
 
@@ -140,15 +141,15 @@ def decode_polished(
     margin: float = 0.0,
     config: EvolutionConfig = POLISH,
 ) -> jax.Array:
-    """:func:`decode`, then :func:`polish` from its design at the same (margined) condition."""
-    start = decode(net, params, land, v, u, mode, key, k, margin)
+    """:func:`decode`, then :func:`polish` from its design at the same (margined) condition
+    (each with its own half of ``key``)."""
+    k_decode, k_polish = jax.random.split(key)
+    start = decode(net, params, land, v, u, mode, k_decode, k, margin)
     aim = jnp.asarray(u, jnp.float32)
     if mode == "budget":
         aim = aim + jnp.log1p(-margin)
-    return polish(land, start, v, aim, mode, key, config)
+    return polish(land, start, v, aim, mode, k_polish, config)
 
 
 # one jit cache for every caller (Model.design, the verified budget designs)
-decode_polished_jit = jax.jit(
-    decode_polished, static_argnames=("net", "land", "mode", "k", "config")
-)
+decode_polished_jit = jax.jit(decode_polished, static_argnames=("net", "mode", "k", "config"))

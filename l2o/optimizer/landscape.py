@@ -4,13 +4,13 @@ The predicted objective of Eq. 1.8 (energy omitted where no energy labels exist)
 
     f(x; d, λ) = -Acc(x) / 100 + λ · max(φ(x)ᵀ v_d, 0),        v_d = w_d / c_d
 
-with the latency network's cost head ``w_d`` and the device's latency scale ``c_d`` (issue 3):
-accuracy as a fraction, latency in units of the device's mean latency, so one λ range serves a
-0.01 ms accelerator and a 100 ms phone alike. Latency is clamped at 0 because the linear head can
-go slightly negative on the cells that compute nothing, and a negative latency would be a prize
-for the optimizer to chase. The objective depends on the device only through ``v_d``, so ``v_d``
-is the device representation the optimizer network reads (the spec features enter through the
-head's prior when fewer than k measurements exist).
+with the latency network's cost head ``w_d`` and the device's latency scale ``c_d``
+(:mod:`l2o.predictors.latency`): accuracy as a fraction, latency in units of the device's mean
+latency, so one λ range serves a 0.01 ms accelerator and a 100 ms phone alike. Latency is clamped at
+0 because the linear head can go slightly negative on the cells that compute nothing, and a negative
+latency would be a prize for the optimizer to chase. The objective depends on the device only
+through ``v_d``, so ``v_d`` is the device representation the optimizer network reads (the spec
+features enter through the head's prior when fewer than k measurements exist).
 
 The budget mode asks for the most accurate design whose predicted latency is within ``b`` ms,
 ``β = b / c_d`` in the same units. Both modes condition on one scalar ``u``: ``log10 λ`` or
@@ -26,12 +26,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
+from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from flax import struct
 
 from l2o.predictors.latency import Head, TrainedLatency
+from l2o.search.baselines import exhaustive
 from l2o.spaces.base import Space
 
 MODES = ("lambda", "budget")
@@ -51,22 +54,37 @@ def objective_values(acc: jax.Array, lat: jax.Array, u, mode: str, penalty=None)
     return -acc / 100.0 + penalty * jax.nn.relu(lat / jnp.exp(u) - 1.0)
 
 
-@dataclasses.dataclass(frozen=True, eq=False)  # hashed by identity: a static jit argument
+@struct.dataclass
 class Landscape:
     """Predicted accuracy and latency of a space, for any device head, on flat encodings.
 
+    A pytree: the arrays (the predictors' params, the probe set's tables, the training heads,
+    the prior) are its leaves, the space and the two predictor functions static, so a new
+    device, model or accuracy table of the same shapes reuses every compiled program.
     ``archs`` is the probe set the exhaustive labels, budget ranges and objective ranges use:
     every architecture when the space is small enough (NB201), else a uniform sample."""
 
-    space: Space
-    accuracy: Callable[[jax.Array], jax.Array]  # flat (relaxed) one-hot [..., E] -> %
-    features: Callable[[jax.Array], jax.Array]  # flat one-hot [..., E] -> φ [..., F]
+    space: Space = struct.field(pytree_node=False)
+    # (params, flat (relaxed) one-hot [..., E]) -> %; hashable (equal functions compare equal)
+    accuracy_fn: Callable[[Any, jax.Array], jax.Array] = struct.field(pytree_node=False)
+    # (params, flat one-hot [..., E]) -> φ [..., F]
+    features_fn: Callable[[Any, jax.Array], jax.Array] = struct.field(pytree_node=False)
+    accuracy_params: Any
+    features_params: Any
     archs: jax.Array  # int32[N, L]
     phi: jax.Array  # float32[N, F]: φ of the probe archs
     acc: jax.Array  # float32[N]: predicted accuracy (%) of the probe archs
     train_heads: jax.Array  # float32[D, F]: scale-free heads v of the training devices
     prior_mean: jax.Array  # float32[F]
     prior_factor: jax.Array  # float32[F, F]: a square root of the prior covariance
+
+    def accuracy(self, x: jax.Array) -> jax.Array:
+        """Predicted accuracy (%) of flat (relaxed) encodings x [..., E]."""
+        return self.accuracy_fn(self.accuracy_params, x)
+
+    def features(self, x: jax.Array) -> jax.Array:
+        """The latency network's features φ of flat encodings x [..., E] -> [..., F]."""
+        return self.features_fn(self.features_params, x)
 
     @property
     def dim(self) -> int:
@@ -137,29 +155,48 @@ def _probe_objective(phi, acc, v, u, mode):
 
 @functools.partial(jax.jit, static_argnames="mode")
 def _argmin_probe(phi, acc, v, u, mode):
-    f = _probe_objective(phi, acc, v, u, mode)
+    """Row of the probe set's optimum for each (v [B, F], u [B]): the exhaustive search
+    (:func:`l2o.search.baselines.exhaustive`) over the rows of the precomputed φ and Acc."""
+
+    def fitness(params, rows):
+        v, u = params
+        return objective_values(acc[rows], jnp.maximum(phi[rows] @ v, 0.0), u, mode)
+
+    rows = jnp.arange(phi.shape[0])
+    found = jax.vmap(lambda v, u: exhaustive(fitness, (v, u), rows))(v, u)
     fastest = jnp.argmin(v @ phi.T, -1)
-    return jnp.where(jnp.isfinite(f.min(-1)), jnp.argmin(f, -1), fastest)
+    return jnp.where(jnp.isfinite(found.fitness), found.arch, fastest)
+
+
+@dataclasses.dataclass(frozen=True)
+class LatencyFeatures:
+    """φ of the latency network ``net``: its operator features (and the constant) through
+    ``net.features`` (hashable by value, a static part of a :class:`Landscape`)."""
+
+    net: nn.Module
+
+    def __call__(self, params, x: jax.Array) -> jax.Array:
+        ops = jnp.concatenate([x, jnp.ones((*x.shape[:-1], 1), x.dtype)], -1)
+        return nn.apply(lambda m: m.features(ops), self.net)(params)
 
 
 def build_landscape(
     space: Space,
-    accuracy: Callable[[jax.Array], jax.Array],
+    accuracy_fn: Callable[[Any, jax.Array], jax.Array],
+    accuracy_params: Any,
     latency: TrainedLatency,
     train_heads: Head | None = None,
     probe: jax.Array | None = None,
 ) -> Landscape:
-    """The landscape of one latency-network member (the first) and an accuracy predictor on
-    flat encodings; ``train_heads`` are the training devices' heads (w [D, F], scale [D]).
-    Without training heads and probe set it only designs and scores (what inference needs)."""
+    """The landscape of one latency-network member (the first) and an accuracy predictor
+    ``accuracy_fn(accuracy_params, x)`` on flat encodings; ``train_heads`` are the training
+    devices' heads (w [D, F], scale [D]). Without training heads and probe set it only designs
+    and scores (what inference needs)."""
     params = jax.tree_util.tree_map(lambda a: a[0], latency.params)
     net = latency.net
-
-    def features(x: jax.Array) -> jax.Array:
-        ops = jnp.concatenate([x, jnp.ones((*x.shape[:-1], 1), x.dtype)], -1)
-        return nn.apply(lambda m: m.features(ops), net)(params)
-
-    f = jax.eval_shape(features, jnp.zeros((1, space.encoding_size))).shape[-1]
+    features = LatencyFeatures(net)
+    x0 = jnp.zeros((1, space.encoding_size))
+    f = jax.eval_shape(features, params, x0).shape[-1]
     if train_heads is None:  # inference only: no synthetic devices to draw
         mean, factor = jnp.zeros(f), jnp.zeros((f, f))
     else:
@@ -169,11 +206,13 @@ def build_landscape(
     v = jnp.zeros((0, f)) if train_heads is None else train_heads.w / train_heads.scale[:, None]
     return Landscape(
         space=space,
-        accuracy=accuracy,
-        features=features,
+        accuracy_fn=accuracy_fn,
+        features_fn=features,
+        accuracy_params=accuracy_params,
+        features_params=params,
         archs=jnp.asarray(probe, jnp.int32),
-        phi=jax.jit(features)(x) if len(probe) else jnp.zeros((0, f)),
-        acc=jax.jit(accuracy)(x) if len(probe) else jnp.zeros((0,)),
+        phi=jax.jit(features)(params, x) if len(probe) else jnp.zeros((0, f)),
+        acc=jax.jit(accuracy_fn)(accuracy_params, x) if len(probe) else jnp.zeros((0,)),
         train_heads=jnp.asarray(v, jnp.float32),
         prior_mean=mean,
         prior_factor=factor,

@@ -5,7 +5,7 @@ networks of both modes, with the JSON config needed to rebuild their modules, so
 a new device needs neither the training data nor any retraining::
 
     model = load_model("outputs/train_optimizer/pixel3/<run>/model")
-    head = model.head(spec_features(device), op_features, latency_ms)   # k >= 0 measurements
+    head = model.device_head(load_device("my_board.yaml"), archs, latency_ms)  # k >= 0 pairs
     arch = model.design(head, budget_ms=10.0)
 """
 
@@ -20,20 +20,23 @@ import jax.numpy as jnp
 import numpy as np
 
 from l2o import checkpoints
+from l2o.data import get_space
+from l2o.devices import Device
 from l2o.optimizer.inference import decode_many, decode_polished_jit
 from l2o.optimizer.landscape import Landscape, build_landscape
 from l2o.optimizer.network import OptimizerNet, TrainedOptimizer
-from l2o.optimizer.study import (
+from l2o.optimizer.verify import Verified, verified_designs
+from l2o.pipeline.performance import (
     PerformanceNetworks,
     accuracy_abstract,
     accuracy_function,
+    accuracy_kind,
     device_head,
 )
-from l2o.optimizer.verify import Verified, verified_designs
-from l2o.predictors.baselines import operator_features
+from l2o.predictors.features import SPEC_DIM, operator_features, spec_features
 from l2o.predictors.fitting import FitConfig
-from l2o.predictors.latency import SPEC_DIM, Head, LatencyNet, LatencyNetConfig, TrainedLatency
-from l2o.spaces import get_space
+from l2o.predictors.latency import Head, LatencyNet, LatencyNetConfig, TrainedLatency
+from l2o.spaces.base import Space
 
 MODES = ("lambda", "budget")
 
@@ -44,8 +47,22 @@ class Model(NamedTuple):
     nets: dict[str, tuple[OptimizerNet, Any]]  # mode -> (module, params)
     config: dict
 
+    @property
+    def space(self) -> Space:
+        return self.landscape.space
+
     def head(self, spec, op_features=None, latency_ms=None) -> Head:
+        """The head from spec features [SPEC_DIM] and optional (operator features, ms) pairs."""
         return device_head(self.latency, spec, op_features, latency_ms)
+
+    def device_head(self, device: Device, archs=None, latency_ms=None) -> Head:
+        """The head of ``device`` from its spec sheet and, optionally, measured ``archs``
+        int[k, L] with their ``latency_ms`` [k] (none: zero-shot, from the specs alone)."""
+        spec = spec_features(device)
+        if archs is None or len(archs) == 0:
+            return self.head(spec)
+        ops = operator_features(self.space, self.space.validate(archs))
+        return self.head(spec, ops, jnp.asarray(latency_ms, jnp.float32))
 
     def design(
         self, head: Head, *, budget_ms=None, lam=None, k=16, margin=0.0, seed=0, polish=False
@@ -93,14 +110,15 @@ class Model(NamedTuple):
 
 
 def _json_config(perf: PerformanceNetworks, latency_config, acc_hidden, opt_hidden) -> dict:
-    table = "table" in perf.accuracy_params
+    kind = accuracy_kind(perf.accuracy_params)
+    table = kind == "table"
     members = 1 if table else int(jax.tree_util.tree_leaves(perf.accuracy_params)[0].shape[0])
     return {
         "space": perf.space.name,
         "num_op_features": int(perf.data.op_features.shape[1]),
         "latency": dataclasses.asdict(latency_config),
         "accuracy_hidden": list(acc_hidden),
-        "accuracy_predictor": "table" if table else "mlp",
+        "accuracy_predictor": kind,
         "accuracy_members": members,
         "optimizer_hidden": list(opt_hidden),
         "train_devices": list(perf.train_devices),
@@ -169,6 +187,6 @@ def load_model(directory: str | Path) -> Model:
     params = checkpoints.restore(path, abstract).params
     latency = TrainedLatency(lat_net, params["latency"], None, 0.0)
     accuracy = accuracy_function(params["accuracy"], config["accuracy_hidden"], space)
-    land = build_landscape(space, accuracy, latency)
+    land = build_landscape(space, accuracy, params["accuracy"], latency)
     nets = {mode: (opt_net, params[mode]) for mode in MODES}
     return Model(land, latency, nets, config)

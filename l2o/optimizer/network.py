@@ -14,7 +14,8 @@ budget) to per-slot logits, invalid choices masked; a design is the argmax of ea
 
 ``μ‖Θ‖²`` regularises in both (Eq. 1.9-1.10). Training batches mix the training devices D'_T
 and synthetic devices D_S; λ is drawn from Λ_T (log-uniform), budgets over each device's
-feasible range. Training is checkpointed with Orbax and resumes where it stopped.
+feasible range. Training runs through the one resumable loop, :func:`l2o.training.run`: it is
+checkpointed with Orbax after every chunk of steps and resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from l2o import checkpoints, parallel
+from l2o import parallel, training
 from l2o.objective import soft_one_hot
 from l2o.optimizer.landscape import MODES, Landscape
 
@@ -41,8 +42,9 @@ CHUNK = 100  # steps per jitted scan (and per progress report)
 
 @dataclasses.dataclass(frozen=True)
 class OptimizerConfig:
-    mode: str = "lambda"  # lambda | budget
-    method: str = "both"  # method1 | method2 | both
+    """How one optimizer network is trained (its mode and key are given to :func:`train`)."""
+
+    method: str = "method1"  # method1 (search labels, Eq. 1.9) | method2 (Eq. 1.10) | both
     hidden: tuple[int, ...] = (256, 256)
     log_lambda: tuple[float, float] = (-3.0, 1.0)  # Λ_T: log10 λ uniform in this range
     steps: int = 3000  # per method
@@ -53,11 +55,8 @@ class OptimizerConfig:
     synthetic: float = 0.5  # fraction of each batch drawn from synthetic devices D_S
     penalty: float = 1.0  # budget mode, Method 2: weight of the relative budget violation
     labels: int = 8192  # Method 1: (device, condition) pairs labelled by search
-    seed: int = 0
 
     def __post_init__(self):
-        if self.mode not in MODES:
-            raise ValueError(f"mode is one of {MODES}; got {self.mode!r}")
         if self.method not in METHODS:
             raise ValueError(f"method is one of {METHODS}; got {self.method!r}")
         if self.steps % CHUNK or self.steps <= 0:
@@ -86,8 +85,7 @@ class OptimizerNet(nn.Module):
 
 def straight_through(key: jax.Array, logits: jax.Array, tau: jax.Array) -> jax.Array:
     """Gumbel-softmax sample: a hard one-hot forward with the soft sample's gradient."""
-    g = -jnp.log(-jnp.log(jax.random.uniform(key, logits.shape, minval=1e-9, maxval=1.0)))
-    soft = jax.nn.softmax((logits + g) / tau, axis=-1)
+    soft = jax.nn.softmax((logits + jax.random.gumbel(key, logits.shape)) / tau, axis=-1)
     hard = jax.nn.one_hot(jnp.argmax(soft, axis=-1), logits.shape[-1])
     return hard + soft - jax.lax.stop_gradient(soft)
 
@@ -102,17 +100,17 @@ def _l2(params: Params) -> jax.Array:
     return sum(jnp.sum(p**2) for p in jax.tree_util.tree_leaves(params))
 
 
-def method2_loss(net, land: Landscape, config: OptimizerConfig) -> Callable:
+def method2_loss(net, land: Landscape, config: OptimizerConfig, mode: str) -> Callable:
     """Eq. 1.10: E_{d, λ}[f(x̂_Θ(d, λ); d, λ)] + μ‖Θ‖², with straight-through samples."""
 
     def loss(params, key, tau):
         k_cond, k_gumbel = jax.random.split(key)
         v, u = land.sample_conditions(
-            k_cond, config.batch, config.synthetic, config.mode, config.log_lambda
+            k_cond, config.batch, config.synthetic, mode, config.log_lambda
         )
         v, u = parallel.shard_batch(v), parallel.shard_batch(u)
         x = soft_one_hot(land.space, straight_through(k_gumbel, net.apply(params, v, u), tau))
-        f = land.objective(x, v, u, config.mode, config.penalty)
+        f = land.objective(x, v, u, mode, config.penalty)
         return f.mean() + config.mu * _l2(params)
 
     return loss
@@ -141,10 +139,33 @@ class TrainedOptimizer(NamedTuple):
     seconds: float
 
 
+@dataclasses.dataclass
+class PhaseState:
+    """One phase's training state: params, Adam state, sampling key, steps done and the loss
+    of every CHUNK steps (the arrays and counters a checkpoint stores)."""
+
+    params: Params
+    opt_state: Any
+    key: jax.Array  # raw uint32 key data (jax.random.key_data), so Orbax can store it
+    step: int = 0
+    history: list[float] = dataclasses.field(default_factory=list)
+
+    def arrays(self) -> dict:
+        return {"params": self.params, "opt": self.opt_state, "key": self.key}
+
+    def counters(self) -> dict:
+        return {"history": self.history}
+
+    @classmethod
+    def from_parts(cls, arrays: dict, counters: dict, step: int) -> PhaseState:
+        return cls(arrays["params"], arrays["opt"], arrays["key"], step, list(counters["history"]))
+
+
 def _run(
     loss_fn: Callable,
     params: Params,
     config: OptimizerConfig,
+    run: dict,
     key: jax.Array,
     phase: str,
     progress: Callable[[str, int, float], None] | None,
@@ -154,19 +175,14 @@ def _run(
     """Adam on ``loss_fn(params, key, tau)`` for ``config.steps`` steps, in jitted chunks;
     checkpointed after every chunk under ``directory/phase`` and resumed from there."""
     opt = optax.adam(config.learning_rate)
-    state = {"params": params, "opt": opt.init(params), "key": jax.random.key_data(key)}
-    done, losses = 0, []
-    path = None if directory is None else f"{directory}/{phase}"
-    run = {"config": dataclasses.asdict(config), "phase": phase}
-    if path is not None and checkpoints.latest_step(path) is not None:
-        saved = checkpoints.restore(path, state)
-        if checkpoints.config_key(saved.config) != checkpoints.config_key(run):
-            raise ValueError(
-                f"{path} holds a run with another config ({saved.config}); resume with the same "
-                "config or use a new directory"
-            )
-        state, done, losses = saved.params, saved.step, list(saved.extra_state["history"])
-    state = parallel.replicate(state)  # batches are split over the local devices (l2o.parallel)
+    fresh = PhaseState(params, opt.init(params), jax.random.key_data(key))
+    checkpointing = None
+    if directory is not None:
+        run = {**run, "phase": phase}
+        checkpointing = training.Checkpointing(f"{directory}/{phase}", run, CHUNK, max_to_keep=1)
+    s = training.resume(fresh, PhaseState.from_parts, checkpointing, "step")
+    # batches are split over the local devices (l2o.parallel)
+    s.params, s.opt_state, s.key = parallel.replicate((s.params, s.opt_state, s.key))
     decay = (config.tau[1] / config.tau[0]) ** (1.0 / max(config.steps - 1, 1))
 
     @jax.jit
@@ -183,49 +199,69 @@ def _run(
         (params, opt_state, key), out = jax.lax.scan(step, carry, jnp.arange(CHUNK))
         return {"params": params, "opt": opt_state, "key": jax.random.key_data(key)}, out.mean()
 
-    for start in range(done, config.steps, CHUNK):
-        state, loss = chunk(state, start)
+    def train_chunk(s: PhaseState) -> tuple[PhaseState, dict[str, float]]:
+        arrays, loss = chunk(s.arrays(), s.step)
         loss = float(loss)
-        if not np.isfinite(loss):
-            raise FloatingPointError(f"{phase}: loss is {loss} at step {start + CHUNK}")
-        losses.append(loss)
-        if path is not None:
-            checkpoints.save(path, start + CHUNK, state, run, {"history": losses}, max_to_keep=1)
-        if progress is not None:
-            progress(phase, start + CHUNK, loss)
-    history[phase] = losses
-    return state["params"]
+        s.params, s.opt_state, s.key = arrays["params"], arrays["opt"], arrays["key"]
+        s.step, s.history = s.step + CHUNK, [*s.history, loss]
+        return s, {"loss": loss}
+
+    def report(s: PhaseState, losses: dict[str, float]) -> None:
+        progress(phase, s.step, losses["loss"])
+
+    s = training.run(
+        phase,
+        s,
+        train_chunk,
+        lambda s: s.step >= config.steps,
+        config.learning_rate,
+        "step",
+        checkpointing,
+        None if progress is None else report,
+    )
+    history[phase] = s.history
+    return s.params
 
 
 def train(
+    key: jax.Array,
     land: Landscape,
     config: OptimizerConfig = OptimizerConfig(),
+    mode: str = "lambda",
     progress: Callable[[str, int, float], None] | None = None,
     checkpoint_dir: str | None = None,
     label_search: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
 ) -> TrainedOptimizer:
-    """Train the optimizer network on ``land`` with Method 1, Method 2 or both.
+    """Train the optimizer network of ``mode`` (lambda | budget) on ``land`` with Method 1,
+    Method 2 or both (``config.method``), from ``key``.
 
     Method 1's labels come from ``label_search(v, u) -> archs`` (default: exhaustive search of
     the landscape's probe set, exact on NB201). ``progress(phase, step, loss)`` reports every
     CHUNK steps. With ``checkpoint_dir`` an interrupted run resumes from its last chunk."""
+    if mode not in MODES:
+        raise ValueError(f"mode is one of {MODES}; got {mode!r}")
     start = time.perf_counter()
+    run = {
+        "config": dataclasses.asdict(config),
+        "mode": mode,
+        "key": np.asarray(jax.random.key_data(key)).tolist(),
+    }
     net = OptimizerNet(tuple(land.space.cardinalities), tuple(config.hidden))
-    k_init, k_labels, k_m1, k_m2 = jax.random.split(jax.random.key(config.seed), 4)
+    k_init, k_labels, k_m1, k_m2 = jax.random.split(key, 4)
     params = net.init(k_init, land.train_heads[0], jnp.zeros(()))
     history, label_seconds, n_labels = {}, 0.0, 0
     if config.method in ("method1", "both"):
         t0 = time.perf_counter()
         v, u = land.sample_conditions(
-            k_labels, config.labels, config.synthetic, config.mode, config.log_lambda
+            k_labels, config.labels, config.synthetic, mode, config.log_lambda
         )
-        search = label_search or (lambda v, u: land.labels(v, u, config.mode))
+        search = label_search or (lambda v, u: land.labels(v, u, mode))
         archs = jax.block_until_ready(search(v, u))
         label_seconds, n_labels = time.perf_counter() - t0, config.labels
         loss = method1_loss(net, (v, u, archs), config)
-        params = _run(loss, params, config, k_m1, "method1", progress, checkpoint_dir, history)
+        params = _run(loss, params, config, run, k_m1, "method1", progress, checkpoint_dir, history)
     if config.method in ("method2", "both"):
-        loss = method2_loss(net, land, config)
-        params = _run(loss, params, config, k_m2, "method2", progress, checkpoint_dir, history)
+        loss = method2_loss(net, land, config, mode)
+        params = _run(loss, params, config, run, k_m2, "method2", progress, checkpoint_dir, history)
     seconds = time.perf_counter() - start
     return TrainedOptimizer(net, params, history, label_seconds, n_labels, seconds)

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from l2o.predictors.features import min_norm_lstsq, operator_features
 from l2o.predictors.fitting import FitConfig, fit, mse
 from l2o.predictors.mlp import MLP, standardise
 from l2o.spaces import Space
@@ -50,29 +51,6 @@ def _check_data(space: Space, archs, latency_ms, positive: bool) -> tuple[np.nda
 
 
 # --- operator-level linear predictor ---------------------------------------------------------
-
-
-def operator_features(space: Space, archs: jax.Array) -> jax.Array:
-    """The thesis's ``x ∈ {0,1}^K ∪ {1}``: one-hot plus a trailing 1, int32[N, L] -> f32[N, E+1].
-
-    The constant is the non-searchable part of the network; it is needed explicitly because
-    masked slots (OFA's depth) make a slot's one-hot sum to 0, not 1.
-    """
-    x = space.one_hot_batch(archs)
-    return jnp.concatenate([x, jnp.ones((x.shape[0], 1), x.dtype)], axis=1)
-
-
-def min_norm_lstsq(x: np.ndarray, y: np.ndarray, rcond: float) -> np.ndarray:
-    """Minimum-norm least-squares ``argmin |w| s.t. w minimises |x w - y|``: [N, F], [N] -> [F]
-    (or [N, D] -> [F, D], one column per target).
-
-    Through the SVD: singular values below ``rcond * s_max`` count as zero (the design's null
-    space), so the solve is never ill-conditioned. float64 throughout.
-    """
-    u, s, vt = np.linalg.svd(x, full_matrices=False)
-    keep = s > rcond * s[0]
-    scale = s[keep].reshape(-1, *([1] * (np.ndim(y) - 1)))
-    return vt[keep].T @ ((u[:, keep].T @ y) / scale)
 
 
 def linear_apply(space: Space) -> Apply:

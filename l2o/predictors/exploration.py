@@ -22,7 +22,7 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
-from l2o.predictors.baselines import min_norm_lstsq
+from l2o.predictors.features import min_norm_lstsq
 
 STRATEGIES = ("random", "disagreement", "ucb")
 

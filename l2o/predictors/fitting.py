@@ -1,16 +1,18 @@
-"""A small, generic training loop: Adam on minibatches, early stopping on a validation loss.
+"""The predictors' training: Adam on minibatches, early stopping on a validation loss.
 
-Every predictor in l2o trains through :func:`fit`, so early stopping, progress reporting and NaN
-detection live in one place. The caller gives pure functions; ``fit`` jits them once. The whole
+Every predictor in l2o trains through :func:`fit`, so early stopping and progress reporting
+live in one place; its epochs run through the one resumable loop, :func:`l2o.training.run`
+(NaN detection, checkpoints). The caller gives pure functions; ``fit`` jits them once. The whole
 loop state (params, Adam state, shuffling key, best-so-far, histories) is a :class:`FitState`
 that ``fit`` takes and returns, so a run can stop after any epoch and continue to the same result
-bit for bit (``l2o.checkpoints.fit_with_checkpoints`` stores it with Orbax).
+bit for bit; :func:`fit_with_checkpoints` stores it with Orbax every few epochs.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -18,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from l2o import parallel
+from l2o import parallel, training
 
 Params = Any
 Batch = Any  # a pytree of arrays with a common leading axis [N, ...]
@@ -51,6 +53,11 @@ class FitState:
     stopped: bool = False  # patience ran out
     train_loss: list[float] = dataclasses.field(default_factory=list)
     val_loss: list[float] = dataclasses.field(default_factory=list)
+
+    @property
+    def step(self) -> int:
+        """The checkpoint step: epochs done."""
+        return self.epoch
 
     def arrays(self) -> dict:
         return {
@@ -112,15 +119,15 @@ def fit(
     config: FitConfig = FitConfig(),
     progress: Callable[[int, float, float], None] | None = None,
     state: FitState | None = None,
-    on_epoch: Callable[[FitState], None] | None = None,
+    checkpointing: training.Checkpointing | None = None,
 ) -> FitResult:
     """Minimise ``loss_fn(params, batch)`` on ``train``; keep the params best on ``val``.
 
     Without ``val`` the last params are kept. A non-finite loss raises ``FloatingPointError``
-    naming the epoch. ``progress(epoch, train_loss, val_loss)`` is called once per epoch, then
-    ``on_epoch(state)`` with the state after it. ``state`` (from a previous result or
-    checkpoint) continues that run instead of starting from ``params``; a finished state
-    (stopped early or at ``max_epochs``) returns at once.
+    naming the epoch. ``progress(epoch, train_loss, val_loss)`` is called once per epoch, after
+    the state is saved through ``checkpointing`` when given (which also resumes the run from its
+    last checkpoint). ``state`` (from a previous result) continues that run instead of starting
+    from ``params``; a finished state (stopped early or at ``max_epochs``) returns at once.
     """
     n = _num_rows(train)
     if n == 0:
@@ -145,19 +152,12 @@ def fit(
         return params, opt_state, jax.random.key_data(key), losses.mean()
 
     val_loss_fn = jax.jit(loss_fn)
-    s = init_state(params, config) if state is None else state
-    s.params, s.opt_state = parallel.replicate((s.params, s.opt_state))
-    while s.epoch < config.max_epochs and not s.stopped:
+
+    def train_epoch(s: FitState) -> tuple[FitState, dict[str, float]]:
         e = s.epoch
         s.params, s.opt_state, s.key, train_loss = epoch(s.params, s.opt_state, s.key)
         train_loss = float(train_loss)
         val_loss = float(val_loss_fn(s.params, val)) if val is not None else train_loss
-        for name, value in (("training loss", train_loss), ("validation loss", val_loss)):
-            if not np.isfinite(value):
-                raise FloatingPointError(
-                    f"fit: the {name} became non-finite at epoch {e} ({value}; learning rate "
-                    f"{config.learning_rate}): lower it or check the data for NaN/inf"
-                )
         s.train_loss = [*s.train_loss, train_loss]
         s.val_loss = [*s.val_loss, val_loss]
         if val_loss < s.best_loss:
@@ -165,12 +165,50 @@ def fit(
         elif e - s.best_epoch >= config.patience:
             s.stopped = True
         s.epoch = e + 1
-        if progress is not None:
-            progress(e, train_loss, val_loss)
-        if on_epoch is not None:
-            on_epoch(s)
+        return s, {"training loss": train_loss, "validation loss": val_loss}
+
+    def report(s: FitState, losses: dict[str, float]) -> None:
+        progress(s.epoch - 1, losses["training loss"], losses["validation loss"])
+
+    s = init_state(params, config) if state is None else state
+    s = training.resume(
+        s, lambda arrays, counters, _: FitState.from_parts(arrays, counters), checkpointing
+    )
+    s.params, s.opt_state = parallel.replicate((s.params, s.opt_state))
+    s = training.run(
+        "fit",
+        s,
+        train_epoch,
+        lambda s: s.epoch >= config.max_epochs or s.stopped,
+        config.learning_rate,
+        "epoch",
+        checkpointing,
+        None if progress is None else report,
+    )
     best = s.best if val is not None else s.params
     return FitResult(best, s.best_epoch, s.train_loss, s.val_loss, s)
+
+
+def fit_with_checkpoints(
+    params: Params,
+    loss_fn: Callable[[Params, Batch], jax.Array],
+    train: Batch,
+    val: Batch | None,
+    config: FitConfig,
+    directory: str | Path,
+    every: int = 10,
+    progress: Callable[[int, float, float], None] | None = None,
+) -> FitResult:
+    """:func:`fit`, checkpointed every ``every`` epochs (and at the end) in ``directory``.
+
+    A fresh call on a directory holding a checkpoint of the same run (config, init params and
+    data) continues after its last checkpoint; one holding a finished run returns it without
+    training; one holding another run raises ValueError. The result equals, bit for bit, that
+    of a plain ``fit`` call. The newest two checkpoints are kept.
+    """
+    run = {"fit": dataclasses.asdict(config), "data": training.fingerprint(params, train, val)}
+    checkpointing = training.Checkpointing(directory, run, every, max_to_keep=2)
+    return fit(params, loss_fn, train, val, config, progress, checkpointing=checkpointing)
 
 
 def mse(pred: jax.Array, target: jax.Array) -> jax.Array:

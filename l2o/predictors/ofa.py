@@ -9,8 +9,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from l2o.data import load_ofa_predictor
-from l2o.spaces import OFAMobileNetV3, get_space
+from l2o.data import get_space, load_ofa_predictor
+from l2o.spaces import OFAMobileNetV3
 
 LAYERS = ("0", "2", "4", "6")
 

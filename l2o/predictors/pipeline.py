@@ -2,7 +2,7 @@
 Hydra config's schema) and :func:`train_predictors`, which trains the accuracy predictor and the
 device-conditioned latency network on the space's split, scores them on the unseen test devices
 after k target measurements next to the per-device baselines fitted on the same k, and runs
-Algorithm 2's exploration strategies (the pieces: :mod:`l2o.predictors.study`).
+Algorithm 2's exploration strategies (the pieces: :mod:`l2o.predictors.evaluation`).
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ import numpy as np
 
 from l2o.config import check_names, lookup, to_dict
 from l2o.data import references
-from l2o.predictors import exploration, study
+from l2o.predictors import evaluation as study
+from l2o.predictors import exploration
 from l2o.predictors.accuracy import ACCURACY_PREDICTORS
 from l2o.predictors.baselines import LATENCY_BASELINES
 from l2o.predictors.fitting import FitConfig
-from l2o.predictors.latency import LatencyNetConfig, train_latency_net
-from l2o.spaces.config import SpaceConfig
+from l2o.predictors.latency import LatencyNetConfig
+from l2o.predictors.latency_training import train_latency_net
+from l2o.spaces.config import NB201_CONFIG, SpaceConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +53,7 @@ LATENCY = LatencyNetConfig(
 class TrainPredictorsConfig:
     """``experiments.train_predictors``'s settings (``conf/train_predictors.yaml``)."""
 
-    space: SpaceConfig = SpaceConfig()
+    space: SpaceConfig = NB201_CONFIG
     seed: int = 0  # also the latency network's fit.seed (minibatch order): latency.fit.seed unused
     ks: tuple[int, ...] = (0, 5, 10, 20, 50)  # target measurements per test device (0: specs only)
     repeats: int = 3  # random support sets per k, shared by every method
@@ -61,7 +63,9 @@ class TrainPredictorsConfig:
     exploration: ExplorationConfig = ExplorationConfig()
 
     def __post_init__(self):
-        self.space.device_split()
+        if self.space.split is None:
+            raise ValueError(f"space {self.space.name!r} names no device split (space.split)")
+        references.split(self.space.name, self.space.split)
         check_names(LATENCY_BASELINES, self.baselines, "baselines")
         lookup(ACCURACY_PREDICTORS, self.accuracy.predictor, "accuracy predictor")
         check_names(exploration.STRATEGIES, self.exploration.strategies, "exploration strategies")
@@ -93,7 +97,7 @@ def train_predictors(
     of ``experiments.train_predictors``."""
     say = progress or (lambda message: None)
     space = config.space.name
-    split = config.space.device_split()
+    split = references.split(space, config.space.split)
     latency_config = config.latency_config()
 
     accuracy = None

@@ -19,11 +19,11 @@ from l2o.spaces.base import Space
 
 @functools.partial(jax.jit, static_argnames=("fitness",))
 def exhaustive(fitness: Fitness, fitness_params: Any, archs: jax.Array) -> SearchResult:
-    """The exact optimum over ``archs`` (NB201: all 15625 in one batch); vmap over params."""
+    """The exact optimum over ``archs`` (NB201: all 15625 in one batch; the first of equal
+    optima); vmap over params. ``archs`` may be any rows ``fitness`` reads, e.g. indices."""
     scores = fitness(fitness_params, archs)
-    order = jnp.argsort(scores)
-    best = order[0]
-    return SearchResult(archs[best], scores[best], scores[best][None], archs[order[:1]])
+    best = jnp.argmin(scores)
+    return SearchResult(archs[best], scores[best], scores[best][None], archs[best][None])
 
 
 @functools.partial(jax.jit, static_argnames=("fitness", "cardinalities", "samples"))

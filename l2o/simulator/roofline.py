@@ -24,8 +24,6 @@ from l2o.devices import Device
 from l2o.simulator import stack_padded
 from l2o.spaces.base import Layer
 
-FIELDS = ("macs", "weights", "inputs", "outputs")  # the columns of a layer table
-
 
 def layer_table(layers: list[Layer]) -> np.ndarray:
     """Per layer: MACs and weight, input and output element counts: float64[n, 4]."""

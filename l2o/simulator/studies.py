@@ -21,14 +21,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from l2o.data import get_space
 from l2o.devices import registry
 from l2o.metrics import srcc_matrix
 from l2o.simulator import roofline
 from l2o.simulator.dataflow import CostModel, hw_table, layer_costs, space_tables
 from l2o.simulator.synthetic import AcceleratorGrid, SyntheticDevices, accelerator_devices
 from l2o.simulator.validation import validate
-from l2o.spaces import get_space
-from l2o.spaces.config import SpaceConfig
+from l2o.spaces.config import NB201_CONFIG, SpaceConfig
 
 Progress = Callable[[str], None]
 
@@ -37,7 +37,7 @@ Progress = Callable[[str], None]
 class RooflineConfig:
     """``experiments.roofline``'s settings (``conf/roofline.yaml``)."""
 
-    space: SpaceConfig = SpaceConfig()
+    space: SpaceConfig = NB201_CONFIG
     archs: int = 2000  # random architectures of the space (seeded)
     bits: int = 32  # bytes per element x 8
     efficiency: float = 1.0  # fraction of both peaks reached
@@ -129,7 +129,7 @@ class AcceleratorsConfig:
 class SimulateConfig:
     """``experiments.simulate``'s settings (``conf/simulate.yaml``)."""
 
-    space: SpaceConfig = SpaceConfig()
+    space: SpaceConfig = NB201_CONFIG
     accelerators: AcceleratorsConfig = AcceleratorsConfig()
     archs: int | None = None  # null: every architecture of an enumerable space; else that many
     seed: int = 0

@@ -1,4 +1,4 @@
-"""The dataflow model against MAESTRO's real per-layer outputs (issue 7's acceptance check).
+"""The dataflow model against MAESTRO's real per-layer outputs (the simulator's acceptance check).
 
 Each of MAESTRO's four layer-wise example runs (MobileNetV2 with KC-P at 256 PEs; ResNet50 with
 KC-P at 256 and 1024 PEs and with YR-P at 256 PEs) is re-simulated layer by layer on an

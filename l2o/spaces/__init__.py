@@ -1,8 +1,10 @@
-"""Design spaces: every architecture is an ``int32[L]`` vector of per-slot choice indices."""
+"""Design spaces: every architecture is an ``int32[L]`` vector of per-slot choice indices.
+
+Spaces are pure structure and do no I/O. :data:`SPACES` names their classes; a space with the
+data it needs (NB201's index order) comes from :func:`l2o.data.get_space`.
+"""
 
 from __future__ import annotations
-
-import functools
 
 from l2o.spaces.base import Layer, Space
 from l2o.spaces.fbnet import FBNet
@@ -17,13 +19,4 @@ SPACES: dict[str, type[Space]] = {
     "nb301": NB301,
 }
 
-
-@functools.cache
-def get_space(name: str) -> Space:
-    """The space called ``name`` with its default settings."""
-    if name not in SPACES:
-        raise ValueError(f"unknown space {name!r}; known spaces: {', '.join(SPACES)}")
-    return SPACES[name]()
-
-
-__all__ = ["FBNet", "Layer", "NB201", "NB301", "OFAMobileNetV3", "SPACES", "Space", "get_space"]
+__all__ = ["FBNet", "Layer", "NB201", "NB301", "OFAMobileNetV3", "SPACES", "Space"]

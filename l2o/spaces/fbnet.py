@@ -53,11 +53,6 @@ class FBNet(Space):
     num_classes: int = 100
     stem_channels: int = 16
     header_channels: int = 1504
-    data_file = "fbnet"
-    data_fields = {"ops": (5000, sum(NUM_LAYERS))}
-
-    def archs_from_data(self, raw: dict) -> np.ndarray:
-        return self.validate(raw["ops"])
 
     def slot_shapes(self) -> list[tuple[int, int, int, int]]:
         """(in channels, out channels, input size, stride) of each searchable layer."""

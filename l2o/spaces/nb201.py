@@ -4,6 +4,11 @@ Slot ``e`` is edge ``EDGES[e]`` (to node, from node) in the order of the NB201 a
 ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``. The macro network is NB201's CIFAR ResNet-like skeleton:
 stem conv (16 channels), three stages of 5 cells (C = 16, 32, 64) separated by residual reduction
 blocks, global pooling and a classifier.
+
+The benchmark's index order of the 15625 architectures is data, not structure: it is passed in
+as ``order`` (``l2o.data.get_space("nb201")`` loads it from the shipped table), and only
+:meth:`NB201.enumerate`, :meth:`NB201.to_index`, :meth:`NB201.from_index` and
+:meth:`NB201.decode` need it.
 """
 
 from __future__ import annotations
@@ -41,29 +46,31 @@ class NB201(Space):
     num_classes: int = 10
     channels: tuple[int, ...] = (16, 32, 64)
     cells_per_stage: int = 5
-    data_file = "nb201"
-    data_fields = {"ops": (NUM_ARCHS, len(EDGES))}
-
-    def archs_from_data(self, raw: dict) -> np.ndarray:
-        return self.validate(raw["ops"])
+    # int[15625, 6]: row i is the architecture of NB201 index i (the benchmark's arch strings in
+    # its order); None for a space without the table, which then has no index
+    order: np.ndarray | None = dataclasses.field(default=None, compare=False, repr=False)
 
     # --- NB201 index <-> vector <-> string ---------------------------------------------------
+    def _order(self) -> np.ndarray:
+        if self.order is None:
+            raise ValueError(
+                "this NB201 space has no index order; use l2o.data.get_space('nb201'), or pass "
+                "order= (int[15625, 6], the architecture of each NB201 index)"
+            )
+        return self.order
+
     @functools.cached_property
     def _index_of_code(self) -> np.ndarray:
-        from l2o.data import read_npz
-
-        ops = read_npz(self.data_file, self.data_fields)["ops"].astype(np.int64)
+        ops = self._order().astype(np.int64)
         index = np.full(NUM_ARCHS, -1, np.int64)
         index[ops @ (len(OPS) ** np.arange(len(EDGES)))] = np.arange(NUM_ARCHS)
         if (index < 0).any():
-            raise ValueError("nb201.npz: field 'ops' is not a permutation of the 15625 archs")
+            raise ValueError("NB201 order is not a permutation of the 15625 archs")
         return index
 
     def enumerate(self) -> np.ndarray:
         """All 15625 architectures in NB201 index order: int32[15625, 6]."""
-        from l2o.data import read_npz
-
-        return read_npz(self.data_file, self.data_fields)["ops"].astype(np.int32)
+        return self._order().astype(np.int32)
 
     def to_index(self, archs) -> np.ndarray:
         """NB201 index of each architecture: int[..., 6] -> int64[...]."""

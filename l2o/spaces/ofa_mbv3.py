@@ -60,13 +60,6 @@ class OFAMobileNetV3(Space):
     resolutions: tuple[int, ...] = DATA_RESOLUTIONS
     cardinalities: tuple[int, ...] = ()
     slot_names: tuple[str, ...] = ()
-    data_file = "ofa_mbv3"
-    data_fields = {
-        "kernel": (-1, NUM_BLOCKS),
-        "expand": (-1, NUM_BLOCKS),
-        "depth": (-1, NUM_STAGES),
-        "resolution": (-1,),
-    }
 
     def __post_init__(self):
         cards = (3,) * (2 * NUM_BLOCKS) + (3,) * NUM_STAGES + (len(self.resolutions),)
@@ -97,9 +90,6 @@ class OFAMobileNetV3(Space):
                 raise ValueError(f"ofa_mbv3: {name} takes {choices}; got {values[bad][0]}")
             parts.append(np.vectorize(lookup.__getitem__, otypes=[np.int32])(values))
         return np.concatenate(parts, -1)
-
-    def archs_from_data(self, raw: dict) -> np.ndarray:
-        return self.from_config(raw["kernel"], raw["expand"], raw["depth"], raw["resolution"])
 
     def decode(self, arch) -> dict:
         a = self.validate(arch)

@@ -1,4 +1,4 @@
-"""The performance-network study behind ``experiments/train_predictors.py`` (issue 3).
+"""Evaluation of the performance networks, behind ``experiments/train_predictors.py``.
 
 Trains the accuracy predictor and the device-conditioned latency network on a split of devices,
 then scores both on unseen test devices after k target measurements, next to the per-device
@@ -9,30 +9,22 @@ every method), scored on the device's remaining archs.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from l2o.data import load_latency, load_nb201_accuracy
-from l2o.data.references import HELP_SRCC, Split  # noqa: F401 (HELP_SRCC: the experiment's)
+from l2o.data import get_space, load_latency, load_nb201_accuracy
+from l2o.data.references import Split
 from l2o.devices import get_device
 from l2o.metrics import spearman
 from l2o.predictors import exploration
 from l2o.predictors.accuracy import ACCURACY_PREDICTORS, AccuracyConfig
 from l2o.predictors.baselines import LATENCY_BASELINES, fit_baseline
-from l2o.predictors.latency import (
-    LatencyData,
-    LatencyNetConfig,
-    TrainedLatency,
-    heads,
-    latency_data,
-    predict_ensemble,
-    train_latency_net,
-)
-from l2o.spaces import get_space
+from l2o.predictors.features import LatencyData, latency_data
+from l2o.predictors.latency import LatencyNetConfig, TrainedLatency, heads, predict_ensemble
+from l2o.predictors.latency_training import train_latency_net
 
 Progress = Callable[[str], None]
 
@@ -197,9 +189,3 @@ def run_exploration(
             strategy, features, oracle, evaluate, n_initial, budget, rounds, seed, progress
         )
     return curves
-
-
-def timed(fn, *args, **kwargs):
-    start = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - start
