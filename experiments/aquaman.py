@@ -12,76 +12,51 @@ and ``training_loss.png`` (Aquaman's last-epoch loss at each retraining).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import hydra
 import matplotlib.pyplot as plt
 import numpy as np
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from tqdm import tqdm
 
+from experiments._app import load, register, run_dir
 from experiments._setup import setup_jax
-from l2o.bandit.aquaman import POLICIES, FeedbackConfig, Result, run
-from l2o.bandit.envs import EnvConfig, draw
-from l2o.bandit.neural_ucb import NeuralUCBConfig
+from l2o.bandit import aquaman
+from l2o.bandit.aquaman import Result
+from l2o.bandit.comparison import AquamanConfig, summarise
+from l2o.bandit.envs import draw
 from l2o.results import write_summary
+from l2o.timing import Stopwatch
 
-
-def policy_summary(r: Result) -> dict:
-    half = len(r.regret) // 2
-    return {
-        "avg_qoe": float(r.qoe.mean()),
-        "cumulative_regret": float(r.regret.sum()),
-        "regret_first_half": float(r.regret[:half].sum()),
-        "regret_second_half": float(r.regret[half:].sum()),
-        "top3_hit_rate": float(r.top3.mean()),
-        "training_rounds": len(r.losses),
-        "seconds": r.seconds,
-    }
+register("aquaman", AquamanConfig)
 
 
 @hydra.main(config_path="../conf", config_name="aquaman", version_base="1.3")
 def main(cfg: DictConfig) -> dict:
     setup_jax()
-    start = time.perf_counter()
-    out = Path(HydraConfig.get().runtime.output_dir)
-    unknown = sorted(set(cfg.policies) - set(POLICIES))
-    if unknown:
-        raise ValueError(f"unknown policies {unknown}; choose from {', '.join(POLICIES)}")
-    env = EnvConfig(**OmegaConf.to_container(cfg.env))
-    ucb = NeuralUCBConfig(**OmegaConf.to_container(cfg.ucb))
-    feedback = FeedbackConfig(delay_max=cfg.delay_max, **OmegaConf.to_container(cfg.feedback))
-    stream = draw(env, cfg.rounds, cfg.seed)
-    results = {}
-    for name in cfg.policies:
-        with tqdm(total=cfg.rounds, desc=name, unit="round", mininterval=5) as bar:
-            results[name] = run(
-                name, stream, ucb, feedback, cfg.seed, progress=lambda n: bar.update(n - bar.n)
+    watch = Stopwatch()
+    config = load(AquamanConfig, cfg)
+    out = run_dir()
+    stream = draw(config.env, config.rounds, config.seed)
+    feedback, results = config.feedback_config(), {}
+    for name in config.policies:
+        with tqdm(total=config.rounds, desc=name, unit="round", mininterval=5) as bar:
+            results[name] = aquaman.run(
+                name,
+                stream,
+                config.ucb,
+                feedback,
+                config.seed,
+                progress=lambda n: bar.update(n - bar.n),
             )
-            bar.update(cfg.rounds - bar.n)
-    points = np.unique(np.linspace(1, cfg.rounds, 100).astype(int))
-    summary = {
-        "env": env.name,
-        "rounds": cfg.rounds,
-        "delay_max": cfg.delay_max,
-        "n_models": stream.n_arms,
-        "policies": {name: policy_summary(r) for name, r in results.items()},
-        "regret_curve": {
-            name: [[int(t), float(r.regret[:t].sum())] for t in points]
-            for name, r in results.items()
-        },
-        "settings": {
-            "feedback": OmegaConf.to_container(cfg.feedback),
-            "ucb": OmegaConf.to_container(cfg.ucb),
-        },
-    }
-    summary["seconds"] = time.perf_counter() - start
+            bar.update(config.rounds - bar.n)
+    summary = {**summarise(config, stream, results), "seconds": watch.seconds}
     write_summary(out, summary)
-    plot_results(results, stream, out, f"{env.name}, delays up to {cfg.delay_max}")
+    env, delay = config.env.name, config.delay_max
+    plot_results(results, stream, out, f"{env}, delays up to {delay}")
     line = ", ".join(f"{n} {s['avg_qoe']:.3f}" for n, s in summary["policies"].items())
-    print(f"{env.name} ({cfg.rounds} rounds, delay <= {cfg.delay_max}): avg QoE {line}; {out}")
+    print(f"{env} ({config.rounds} rounds, delay <= {delay}): avg QoE {line}; {out}")
     return summary
 
 

@@ -15,94 +15,37 @@ same or in different regimes, with their pair counts), ``seconds``. Plots: ``roo
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import hydra
-import jax
-import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from experiments._app import load, register, run_dir
 from experiments._setup import setup_jax
-from l2o.data import get_space
-from l2o.devices import registry
-from l2o.metrics import srcc_matrix
 from l2o.results import plot_matrix, write_summary
-from l2o.simulator.roofline import (
-    RooflineDevice,
-    flops_and_bytes,
-    network_regime,
-    space_tables,
-)
+from l2o.simulator.studies import RooflineConfig, roofline_study
+from l2o.timing import Stopwatch
 
-
-def spec_devices(efficiency: float) -> list[RooflineDevice]:
-    out = []
-    for _, device in sorted(registry().items()):
-        if all(device.specs.get(k) for k in ("peak_gflops", "mem_bandwidth_gbs")):
-            out.append(RooflineDevice.from_device(device, efficiency))
-    return out
-
-
-def stats(values: np.ndarray) -> dict:
-    return {
-        "median": float(np.median(values)),
-        "min": float(values.min()),
-        "max": float(values.max()),
-    }
+register("roofline", RooflineConfig)
 
 
 @hydra.main(config_path="../conf", config_name="roofline", version_base="1.3")
 def main(cfg: DictConfig) -> dict:
     setup_jax()
-    start = time.perf_counter()
-    out = Path(HydraConfig.get().runtime.output_dir)
-    space = get_space(cfg.space.name)
-    archs = np.asarray(space.sample(jax.random.key(cfg.seed), cfg.archs))
-    tables = space_tables(space, archs)
-    devices = spec_devices(cfg.efficiency)
-    latency, share = (np.asarray(a) for a in network_regime(tables, devices, cfg.bits))
-    flops, nbytes = (np.asarray(a).sum(-1) for a in flops_and_bytes(tables, cfg.bits))  # batch 1
-    intensity = flops / nbytes
-    compute_share = (share > 0.5).mean(1)
-    regime = np.where(compute_share > 0.5, "compute", "memory")
-    srcc = np.asarray(srcc_matrix(jnp.asarray(latency)))
-    same = regime[:, None] == regime[None, :]
-    pairs = np.triu(np.ones_like(same), 1).astype(bool)
-    within, cross = srcc[pairs & same], srcc[pairs & ~same]
-    summary = {
-        "space": space.name,
-        "n_archs": len(archs),
-        "bits": cfg.bits,
-        "archs": {"flops": stats(flops), "bytes": stats(nbytes), "intensity": stats(intensity)},
-        "devices": {
-            d.name: {
-                "ridge": d.ridge,
-                "peak_gflops": d.peak_gflops,
-                "bandwidth_gbs": d.bandwidth_gbs,
-                "compute_bound_share": float(compute_share[i]),
-                "regime": str(regime[i]),
-                "median_latency_ms": float(np.median(latency[i])),
-            }
-            for i, d in enumerate(devices)
-        },
-        "srcc": {
-            "within_regime": float(within.mean()) if within.size else None,
-            "cross_regime": float(cross.mean()) if cross.size else None,
-            "within_pairs": int(within.size),
-            "cross_pairs": int(cross.size),
-        },
-    }
-    summary["seconds"] = time.perf_counter() - start
+    watch = Stopwatch()
+    config = load(RooflineConfig, cfg)
+    out = run_dir()
+    study = roofline_study(config)
+    summary = {**study.summary, "seconds": watch.seconds}
     write_summary(out, summary)
-    plot_roofline(devices, intensity, out / "roofline.png", space.name)
+    space, devices, intensity = summary["space"], study.devices, study.intensity
+    plot_roofline(devices, intensity, out / "roofline.png", space)
     names = [d.name for d in devices]
-    plot_matrix(srcc, names, out / "srcc_heatmap.png", f"{space.name}: simulated latency SRCC")
+    plot_matrix(study.srcc, names, out / "srcc_heatmap.png", f"{space}: simulated latency SRCC")
     print(
-        f"{space.name}: {len(devices)} roofline devices, {len(archs)} archs; intensity median "
+        f"{space}: {len(devices)} roofline devices, {summary['n_archs']} archs; intensity median "
         f"{np.median(intensity):.1f} FLOP/byte; SRCC within regime "
         f"{summary['srcc']['within_regime']}, across {summary['srcc']['cross_regime']}; wrote {out}"
     )

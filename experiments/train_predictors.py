@@ -2,7 +2,8 @@
 
 Trains the accuracy predictor and the device-conditioned latency network on the space's split
 (HELP's by default), scores them on the unseen test devices after k target measurements next to
-the per-device baselines fitted on the same k, and runs Algorithm 2's exploration strategies.
+the per-device baselines fitted on the same k, and runs Algorithm 2's exploration strategies
+(:func:`l2o.predictors.pipeline.train_predictors`; the settings: its ``TrainPredictorsConfig``).
 
 Writes to the run directory ``summary.json`` with keys ``accuracy`` {srcc, rmse, n_train} (null
 without accuracy labels), ``latency`` {device: {k: {srcc, mape}}}, ``latency_mean`` {k: mean
@@ -15,133 +16,52 @@ trained ensemble as an Orbax checkpoint in ``checkpoints/latency`` (resumed if i
 
 from __future__ import annotations
 
-import dataclasses
-import time
-from pathlib import Path
-
 import hydra
 import numpy as np
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from tqdm import tqdm
 
+from experiments._app import load, register, run_dir
 from experiments._setup import setup_jax
 from l2o.data import references
-from l2o.predictors import evaluation as study
-from l2o.predictors.fitting import FitConfig
-from l2o.predictors.latency import LatencyNetConfig
-from l2o.predictors.latency_training import train_latency_net
+from l2o.predictors.pipeline import TrainPredictorsConfig, train_predictors
 from l2o.results import plot_curves, plot_predicted_vs_measured, write_summary
+from l2o.timing import Stopwatch
 
-
-def latency_config(cfg: DictConfig) -> LatencyNetConfig:
-    c = cfg.latency
-    return LatencyNetConfig(
-        hidden=tuple(c.hidden),
-        learned_features=c.learned_features,
-        members=c.members,
-        episodes=c.episodes,
-        train_prior=c.train_prior,
-        fit=dataclasses.replace(
-            LatencyNetConfig().fit,
-            max_epochs=c.max_epochs,
-            learning_rate=c.learning_rate,
-            seed=cfg.seed,
-        ),
-    )
-
-
-def _bar(total: int, desc: str):
-    bar = tqdm(total=total, desc=desc, unit="epoch")
-
-    def progress(epoch: int, train_loss: float, val_loss: float) -> None:
-        bar.update(1)
-        bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
-
-    return bar, progress
+register("train_predictors", TrainPredictorsConfig)
 
 
 @hydra.main(config_path="../conf", config_name="train_predictors", version_base="1.3")
 def main(cfg: DictConfig) -> dict:
     setup_jax()
-    start = time.perf_counter()
-    out = Path(HydraConfig.get().runtime.output_dir)
-    space = cfg.space.name
-    split = references.split(space, cfg.space.split)
-    config = latency_config(cfg)
+    watch = Stopwatch()
+    config = load(TrainPredictorsConfig, cfg)
+    out = run_dir()
+    latency = config.latency
+    bar = tqdm(
+        total=latency.fit.max_epochs, desc=f"latency ensemble of {latency.members}", unit="epoch"
+    )
 
-    accuracy = None
-    if cfg.space.accuracy_dataset:
-        print(f"accuracy predictor ({cfg.accuracy.predictor}, {cfg.accuracy.n_train} archs)...")
-        accuracy = study.accuracy_study(
-            space,
-            cfg.space.accuracy_dataset,
-            cfg.accuracy.predictor,
-            cfg.accuracy.n_train,
-            cfg.seed,
-        )
-        print(f"  test SRCC {accuracy['srcc']:.4f}, RMSE {accuracy['rmse']:.2f} points")
+    def epoch(epoch: int, train_loss: float, val_loss: float) -> None:
+        bar.update(1)
+        bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
 
-    data, index, archs = study.latency_setup(space, split)
-    train = [index[n] for n in split.train]
-    val = [index[n] for n in split.val]
-    test = {n: index[n] for n in split.test}
-    bar, progress = _bar(config.fit.max_epochs, f"latency ensemble of {config.members}")
-    trained = train_latency_net(
-        data,
-        train,
-        val,
-        config,
-        seed=cfg.seed,
-        progress=progress,
-        checkpoint_dir=str(out / "checkpoints" / "latency"),
+    study = train_predictors(
+        config, str(out / "checkpoints" / "latency"), progress=print, epochs=epoch
     )
     bar.close()
-    sets = study.supports(data.op_features.shape[0], list(cfg.ks), cfg.repeats, cfg.seed + 1)
-    latency, shown = study.evaluate_network(trained, data, test, sets)
-    latency_mean = {
-        str(k): float(np.mean([latency[d][str(k)]["srcc"] for d in test])) for k in cfg.ks
-    }
-    for k, v in latency_mean.items():
-        row = " ".join(f"{d} {latency[d][k]['srcc']:.3f}" for d in test)
-        print(f"  k={k:>2}: mean SRCC {v:.4f} | {row}")
-
-    measured = {n: np.asarray(data.latency_ms[i]) for n, i in test.items()}
-    baselines = study.evaluate_baselines(
-        space, archs, measured, sets, list(cfg.baselines), cfg.seed, progress=print
-    )
-
-    e = cfg.exploration
-    explore_config = dataclasses.replace(config, fit=FitConfig(max_epochs=0))
-    curves = study.run_exploration(
-        data,
-        index,
-        split,
-        explore_config,
-        list(e.strategies),
-        e.n_initial,
-        e.budget,
-        e.rounds,
-        e.k,
-        cfg.seed,
-        progress=print,
-    )
-
-    summary = {
-        "space": space,
-        "split": dataclasses.asdict(split),
-        "accuracy": accuracy,
-        "latency": latency,
-        "latency_mean": latency_mean,
-        "baselines": baselines,
-        "exploration": curves,
-        "train_seconds": trained.seconds,
-        "help_reference": references.HELP_SRCC.get(space),
-        "config": OmegaConf.to_container(cfg, resolve=True),
-        "seconds": time.perf_counter() - start,
-    }
+    summary = {**study.summary, "seconds": watch.seconds}
     write_summary(out, summary)
-    _plots(out, space, cfg.ks, latency_mean, baselines, test, shown, curves)
+    _plots(
+        out,
+        config.space.name,
+        config.ks,
+        summary["latency_mean"],
+        summary["baselines"],
+        study.test,
+        study.shown,
+        summary["exploration"],
+    )
     print(f"wrote {out / 'summary.json'}")
     return summary
 

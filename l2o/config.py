@@ -9,7 +9,9 @@ Lists become tuples where the field is a tuple, ints become floats where the fie
 nested mappings become nested dataclasses; an unknown key, a missing required field or a value
 of the wrong type raises :class:`ConfigError` naming the field's dotted path, the value and what
 was expected. :func:`defaults` is the inverse for the schema's defaults (what Hydra's
-``ConfigStore`` holds, so the YAML files need not repeat them). Nothing here imports Hydra.
+``ConfigStore`` holds, so the YAML files need not repeat them). :func:`lookup` picks an entry of
+a registry (a dict from a config's string to its implementation), or names every known one.
+Nothing here imports Hydra.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 class ConfigError(ValueError):
@@ -161,3 +164,18 @@ def defaults(cls: type) -> dict[str, Any]:
         elif f.default_factory is not dataclasses.MISSING:
             out[f.name] = to_dict(f.default_factory())
     return out
+
+
+def lookup(registry: Mapping[str, V], name: str, what: str) -> V:
+    """``registry[name]``, or :class:`ConfigError` naming ``what`` was asked and every known name
+    (the one error of every name -> implementation registry)."""
+    if name not in registry:
+        raise ConfigError(f"unknown {what} {name!r}; known: {', '.join(registry)}")
+    return registry[name]
+
+
+def check_names(registry: Mapping[str, Any], names, what: str) -> None:
+    """:class:`ConfigError` unless every one of ``names`` is in ``registry`` (lists the known)."""
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        raise ConfigError(f"unknown {what} {unknown}; known: {', '.join(registry)}")

@@ -8,6 +8,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.errors import MissingConfigException
 
+import experiments.monotonicity  # noqa: F401 (registers monotonicity_schema, its config's base)
 from l2o.data import load_latency
 from l2o.devices import KINDS, SPEC_FIELDS, device_from_mapping, get_device, load_device, registry
 

@@ -11,7 +11,7 @@ from scipy.stats import spearmanr
 
 from l2o.data import get_space, load_latency
 from l2o.devices import get_device
-from l2o.monotonicity.study import dense_ranks, kind_pair_means, monotonicity_study
+from l2o.monotonicity.analysis import dense_ranks, kind_pair_means, monotonicity_study
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -25,8 +25,8 @@ from l2o.proxy.adaproxy import (
     select_lambda,
     to_proxy_units,
 )
+from l2o.proxy.algorithm5 import pruned_front
 from l2o.proxy.srcc import estimate_srcc, select_proxy
-from l2o.proxy.study import pruned_front
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -25,7 +25,8 @@ from l2o.predictors.accuracy import dense_table, table_accuracy
 from l2o.predictors.lut import NOTE10_RESOLUTIONS, make_lut_latency
 from l2o.search.baselines import depth_variants, exhaustive, random_search
 from l2o.search.evolution import EvolutionConfig, evolve, evolve_many
-from l2o.search.study import nb201_problem, targeting
+from l2o.search.problems import nb201_problem
+from l2o.search.sweeps import targeting
 from l2o.search.targeting import bisection, dual_ascent
 from l2o.spaces.ofa_mbv3 import OFAMobileNetV3
 

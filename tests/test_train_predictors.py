@@ -24,7 +24,7 @@ def test_experiment_writes_the_summary_contract(tmp_path):
         "accuracy.n_train=200",
         "latency.members=2",
         "latency.episodes=64",
-        "latency.max_epochs=1",
+        "latency.fit.max_epochs=1",
         "latency.hidden=[16]",
         "latency.learned_features=4",
         "exploration.strategies=[random,ucb]",

@@ -14,7 +14,9 @@ Policies (the names of ``summary.json``): ``aquaman`` (neural UCB, ``z_mode`` of
 ``neural_ucb_diag`` (the same with the diagonal Z), ``epsilon_greedy`` (the same network, greedy
 on f, a random arm with probability ε), ``linucb`` (ridge regression on the unit contexts, UCB
 ``α ‖x‖_{A⁻¹}``), ``random``, ``static`` (the one model with the best mean QoE over the run,
-known in advance) and ``oracle`` (the best model for each round).
+known in advance) and ``oracle`` (the best model for each round): the registry :data:`POLICIES`.
+
+:mod:`l2o.bandit.comparison` plays them all for ``experiments.aquaman``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -29,33 +32,48 @@ import numpy as np
 
 from l2o.bandit import neural_ucb as nu
 from l2o.bandit.envs import Stream
+from l2o.config import lookup
 
-POLICIES = (
-    "aquaman",
-    "static",
-    "oracle",
-    "random",
-    "epsilon_greedy",
-    "linucb",
-    "neural_ucb_diag",
-)
-AGGREGATES = ("none", "mean", "median", "trimmed_mean")
+
+def _trimmed_mean(v: np.ndarray) -> float:
+    if len(v) >= 5:
+        lo, hi = np.quantile(v, [0.2, 0.8])
+        v = v[(v >= lo) & (v <= hi)]
+    return float(v.mean())
+
+
+# how ratings of one (device, model) pair merge into one sample; "none": every rating is one
+AGGREGATES: dict[str, Callable[[np.ndarray], float] | None] = {
+    "none": None,
+    "mean": lambda v: float(v.mean()),
+    "median": lambda v: float(np.median(v)),
+    "trimmed_mean": _trimmed_mean,  # the 20 %-trimmed mean (the plain mean below 5 ratings)
+}
 
 
 @dataclasses.dataclass(frozen=True)
-class FeedbackConfig:
-    delay_max: int = 100
+class FeedbackSettings:
+    """How users answer and how the policies learn from it (``experiments.aquaman``'s
+    ``feedback``); :class:`FeedbackConfig` adds the delay."""
+
     missing: float = 0.0  # share of users who never answer
     malicious: float = 0.0  # share of users who answer 1 - rating
-    aggregate: str = "mean"  # merge ratings of one (device, model) pair ("none": raw samples)
+    aggregate: str = "mean"  # AGGREGATES: merge ratings of one (device, model) pair
     z_at_selection: bool = False
     train_max: int | None = None  # train on at most the latest this many samples
     epsilon: float = 0.05
     linucb_alpha: float = 0.3
 
     def __post_init__(self):
-        if self.aggregate not in AGGREGATES:
-            raise ValueError(f"aggregate {self.aggregate!r} unknown; choose from {AGGREGATES}")
+        lookup(AGGREGATES, self.aggregate, "aggregate")
+
+
+@dataclasses.dataclass(frozen=True)
+class FeedbackConfig(FeedbackSettings):
+    delay_max: int = 100  # feedback of round s arrives at s + U{1..delay_max}
+
+    def __post_init__(self):
+        super().__post_init__()
         if self.delay_max < 1:
             raise ValueError("delay_max must be >= 1 (feedback arrives after at least a round)")
 
@@ -72,38 +90,32 @@ class Result:
 
 
 def _robust(values: list[float], how: str) -> float:
-    v = np.asarray(values)
-    if how == "median":
-        return float(np.median(v))
-    if how == "trimmed_mean" and len(v) >= 5:
-        lo, hi = np.quantile(v, [0.2, 0.8])
-        v = v[(v >= lo) & (v <= hi)]
-    return float(v.mean())
+    return AGGREGATES[how](np.asarray(values))
 
 
 class _Data:
     """The training set: raw samples, or one merged sample per (group, arm) key."""
 
     def __init__(self, how: str, keep: int | None):
-        self.how, self.keep = how, keep
+        self.merge, self.keep = lookup(AGGREGATES, how, "aggregate"), keep
         self.raw: list[tuple[np.ndarray, float]] = []
         self.by_key: dict[tuple, list[float]] = defaultdict(list)
         self.context: dict[tuple, np.ndarray] = {}
 
     def add(self, key, x, y):
-        if self.how == "none":
+        if self.merge is None:
             self.raw.append((x, y))
         else:
             self.by_key[key].append(y)
             self.context[key] = x
 
     def arrays(self):
-        if self.how == "none":
+        if self.merge is None:
             rows = self.raw[-self.keep :] if self.keep else self.raw
             return np.stack([x for x, _ in rows]), np.asarray([y for _, y in rows], np.float32)
         keys = list(self.by_key)
         xs = np.stack([self.context[k] for k in keys])
-        ys = np.asarray([_robust(self.by_key[k], self.how) for k in keys], np.float32)
+        ys = np.asarray([self.merge(np.asarray(self.by_key[k])) for k in keys], np.float32)
         return xs, ys
 
 
@@ -201,11 +213,11 @@ class LinUCB:
             self.b += y * x
 
 
-class Fixed:
+class _Fixed:
     """random, static and oracle: they ignore feedback."""
 
-    def __init__(self, name: str, stream: Stream, seed: int):
-        self.name, self.stream = name, stream
+    def __init__(self, stream: Stream, seed: int):
+        self.stream = stream
         self.rng = np.random.default_rng(seed)
         mean = np.where(stream.available, stream.mean_qoe[stream.group], np.nan)
         self.ranking = np.argsort(-np.nan_to_num(np.nanmean(mean, 0), nan=-1.0))
@@ -214,31 +226,57 @@ class Fixed:
 
     def select(self, xs, available) -> int:
         t, self.t = self.t, self.t + 1
-        if self.name == "random":
-            return int(self.rng.choice(np.flatnonzero(available)))
-        if self.name == "oracle":
-            return int(np.argmax(np.where(available, self.stream.h(t), -np.inf)))
-        return int(next(a for a in self.ranking if available[a]))
+        return self.choose(t, available)
+
+    def choose(self, t: int, available) -> int:
+        raise NotImplementedError
 
     def receive(self, arrivals):
         pass
 
 
+class RandomPolicy(_Fixed):
+    def choose(self, t, available) -> int:
+        return int(self.rng.choice(np.flatnonzero(available)))
+
+
+class OraclePolicy(_Fixed):
+    """The best model for each round."""
+
+    def choose(self, t, available) -> int:
+        return int(np.argmax(np.where(available, self.stream.h(t), -np.inf)))
+
+
+class StaticPolicy(_Fixed):
+    """The one model with the best mean QoE over the run, known in advance."""
+
+    def choose(self, t, available) -> int:
+        return int(next(a for a in self.ranking if available[a]))
+
+
+# name -> (context dim, stream, UCB config, feedback, seed) -> a policy (select / receive)
+POLICIES: dict[str, Callable] = {
+    "aquaman": lambda dim, stream, config, feedback, seed: NeuralPolicy(
+        dim, config, feedback, seed
+    ),
+    "static": lambda dim, stream, config, feedback, seed: StaticPolicy(stream, seed),
+    "oracle": lambda dim, stream, config, feedback, seed: OraclePolicy(stream, seed),
+    "random": lambda dim, stream, config, feedback, seed: RandomPolicy(stream, seed),
+    "epsilon_greedy": lambda dim, stream, config, feedback, seed: NeuralPolicy(
+        dim, config, feedback, seed, epsilon=feedback.epsilon
+    ),
+    "linucb": lambda dim, stream, config, feedback, seed: LinUCB(dim, feedback.linucb_alpha),
+    "neural_ucb_diag": lambda dim, stream, config, feedback, seed: NeuralPolicy(
+        dim, config, feedback, seed, z_mode="diag"
+    ),
+}
+
+
 def make_policy(
     name: str, stream: Stream, config: nu.NeuralUCBConfig, feedback: FeedbackConfig, seed: int
 ):
-    dim = stream.contexts(0).shape[1]
-    if name == "aquaman":
-        return NeuralPolicy(dim, config, feedback, seed)
-    if name == "neural_ucb_diag":
-        return NeuralPolicy(dim, config, feedback, seed, z_mode="diag")
-    if name == "epsilon_greedy":
-        return NeuralPolicy(dim, config, feedback, seed, epsilon=feedback.epsilon)
-    if name == "linucb":
-        return LinUCB(dim, feedback.linucb_alpha)
-    if name in ("random", "static", "oracle"):
-        return Fixed(name, stream, seed)
-    raise ValueError(f"unknown policy {name!r}; choose from {POLICIES}")
+    factory = lookup(POLICIES, name, "policy")
+    return factory(stream.contexts(0).shape[1], stream, config, feedback, seed)
 
 
 def run(

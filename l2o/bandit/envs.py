@@ -26,16 +26,19 @@ available (a volatile pool, a QoS bound) and the noisy ratings users would give.
   ``digits_dims``) in block a of a 10-block vector.
 
 Ratings are ``clip(h + N(0, noise), 0, 1)`` (bounded, hence sub-Gaussian); for ``digits`` the
-reward itself.
+reward itself. :data:`ENVS` maps each name to the function that draws its run.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
-ENVS = ("nb201_devices", "synthetic", "digits")
+from l2o.config import lookup
+
 STUDY_PAIRS = 120
 
 
@@ -51,8 +54,7 @@ class EnvConfig:
     seed: int = 0  # the environment (pool, QoE function); runs draw their own randomness
 
     def __post_init__(self):
-        if self.name not in ENVS:
-            raise ValueError(f"unknown bandit environment {self.name!r}; choose from {ENVS}")
+        lookup(ENVS, self.name, "bandit environment")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,18 +95,20 @@ class Stream:
         return self.mean_qoe[self.group[t]]
 
 
+# kernel name -> the distance its RBF-style kernel exponentiates: exp(-γ d(a, b))
+KERNELS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "rbf": lambda a, b: ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1),
+    "laplacian": lambda a, b: np.abs(a[:, None, :] - b[None, :, :]).sum(-1),
+}
+
+
 def kernel_ridge(x, y, alpha: float, gamma: float, kernel: str = "rbf"):
     """Kernel ridge regression (closed form): returns ``predict(z)``."""
     x = np.asarray(x, np.float64)
+    distance = lookup(KERNELS, kernel, "kernel")
 
     def gram(a, b):
-        if kernel == "rbf":
-            d = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
-        elif kernel == "laplacian":
-            d = np.abs(a[:, None, :] - b[None, :, :]).sum(-1)
-        else:
-            raise ValueError(f"kernel {kernel!r}: use rbf or laplacian")
-        return np.exp(-gamma * d)
+        return np.exp(-gamma * distance(a, b))
 
     coef = np.linalg.solve(gram(x, x) + alpha * np.eye(len(x)), np.asarray(y, np.float64))
     return lambda z: gram(np.asarray(z, np.float64), x) @ coef
@@ -211,51 +215,79 @@ def _synthetic(config: EnvConfig, rounds: int, rng):
     return devices, arms, h
 
 
+class _Run(NamedTuple):
+    """What an environment draws before the ratings (the fields of :class:`Stream` and more)."""
+
+    round_features: np.ndarray
+    arms: np.ndarray
+    h: np.ndarray  # [G, K] mean QoE
+    group: np.ndarray  # [T]
+    disjoint: bool
+    names: tuple
+    arm_names: tuple
+    latency: np.ndarray | None  # [G, K] ms, for the QoS bound (nb201_devices)
+    noisy: bool  # users rate h + noise (else the rating is h itself)
+
+
+def _draw_nb201_devices(config: EnvConfig, rounds: int, rng) -> _Run:
+    devices, arms, h, names, arm_names, latency = _nb201(config)
+    group = rng.integers(0, len(devices), rounds)
+    return _Run(devices, arms, h, group, False, names, arm_names, latency, True)
+
+
+def _draw_synthetic(config: EnvConfig, rounds: int, rng) -> _Run:
+    round_features, arms, h = _synthetic(config, rounds, rng)
+    arm_names = tuple(f"model_{i}" for i in range(len(arms)))
+    return _Run(round_features, arms, h, np.arange(rounds), False, (), arm_names, None, True)
+
+
+def _draw_digits(config: EnvConfig, rounds: int, rng) -> _Run:
+    from sklearn.datasets import load_digits
+    from sklearn.decomposition import PCA
+
+    digits = load_digits()
+    feats = PCA(config.digits_dims, random_state=config.seed).fit_transform(digits.data)
+    feats = (feats / np.linalg.norm(feats, axis=1, keepdims=True)).astype(np.float32)
+    arms = np.eye(10, dtype=np.float32)
+    h = np.eye(10, dtype=np.float32)[digits.target]
+    group = rng.integers(0, len(feats), rounds)
+    arm_names = tuple(str(i) for i in range(10))
+    return _Run(feats, arms, h, group, True, (), arm_names, None, False)
+
+
+# name -> (config, rounds, rng) -> the drawn run (see the module docstring)
+ENVS: dict[str, Callable[[EnvConfig, int, np.random.Generator], _Run]] = {
+    "nb201_devices": _draw_nb201_devices,
+    "synthetic": _draw_synthetic,
+    "digits": _draw_digits,
+}
+
+
 def draw(config: EnvConfig, rounds: int, seed: int) -> Stream:
     """A run of ``rounds`` rounds; ``seed`` draws the arrivals and the users' noise."""
     rng = np.random.default_rng(seed)
-    latency = None
-    if config.name == "nb201_devices":
-        devices, arms, h, names, arm_names, latency = _nb201(config)
-        group = rng.integers(0, len(devices), rounds)
-        round_features, disjoint = devices, False
-    elif config.name == "synthetic":
-        round_features, arms, h = _synthetic(config, rounds, rng)
-        group, disjoint, names = np.arange(rounds), False, ()
-        arm_names = tuple(f"model_{i}" for i in range(len(arms)))
-    else:
-        from sklearn.datasets import load_digits
-        from sklearn.decomposition import PCA
-
-        digits = load_digits()
-        feats = PCA(config.digits_dims, random_state=config.seed).fit_transform(digits.data)
-        feats = (feats / np.linalg.norm(feats, axis=1, keepdims=True)).astype(np.float32)
-        round_features, disjoint, names = feats, True, ()
-        arms = np.eye(10, dtype=np.float32)
-        h = np.eye(10, dtype=np.float32)[digits.target]
-        group = rng.integers(0, len(feats), rounds)
-        arm_names = tuple(str(i) for i in range(10))
-    k = len(arms)
-    mean = h[group]
-    if config.name == "digits":
-        ratings = mean.astype(np.float32)
-    else:
+    run = ENVS[config.name](config, rounds, rng)
+    k = len(run.arms)
+    mean = run.h[run.group]
+    if run.noisy:
         ratings = np.clip(mean + rng.normal(0, config.noise, mean.shape), 0, 1).astype(np.float32)
+    else:
+        ratings = mean.astype(np.float32)
     available = np.ones((rounds, k), bool)
     if config.volatile:
         available[: rounds // 2, k - config.volatile :] = False
-    if config.qos_ms is not None and latency is not None:
-        fast = latency[group] <= config.qos_ms
+    if config.qos_ms is not None and run.latency is not None:
+        fast = run.latency[run.group] <= config.qos_ms
         fast[~fast.any(1)] = True  # a device nothing fits keeps the whole pool
         available &= fast
     return Stream(
-        np.asarray(round_features, np.float32),
-        np.asarray(arms, np.float32),
-        np.asarray(group),
-        np.asarray(h, np.float32),
+        np.asarray(run.round_features, np.float32),
+        np.asarray(run.arms, np.float32),
+        np.asarray(run.group),
+        np.asarray(run.h, np.float32),
         available,
         ratings,
-        disjoint,
-        tuple(names),
-        tuple(arm_names),
+        run.disjoint,
+        tuple(run.names),
+        tuple(run.arm_names),
     )

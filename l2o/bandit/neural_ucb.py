@@ -12,7 +12,7 @@ warm-started; the steps run inside one ``lax.scan``. The thesis trains 100 epoch
 λ = 1e-4) fit the nb201_devices stream better (README).
 
 The UCB (Eq. 2.9) is ``p = f(x; θ) + γ ‖g(x; θ)/√m‖_{Z⁻¹}`` with ``Z = λI + Σ g gᵀ / m`` over the
-feedback received so far. ``Z⁻¹`` is kept in one of three ways (:data:`Z_MODES`):
+feedback received so far. ``Z⁻¹`` is kept in one of three ways (the registry :data:`Z_MODES`):
 
 - ``exact``: the full ``P x P`` inverse, rank-one Sherman-Morrison updates
   ``Z⁻¹ ← Z⁻¹ - (Z⁻¹u)(Z⁻¹u)ᵀ / (1 + uᵀ Z⁻¹ u)``, ``u = g/√m``; 4·P² bytes (P = 1220 at the
@@ -28,6 +28,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -35,7 +37,51 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-Z_MODES = ("exact", "diag", "last_layer")
+from l2o.config import lookup
+
+
+class ZMode(NamedTuple):
+    """How ``Z⁻¹`` is kept: the part of the gradient it covers and its algebra on that part."""
+
+    covered: Callable[[jax.Array, int], jax.Array]  # (g [..., P], m) -> u's part of g
+    size: Callable[[int, int], int]  # (P, m) -> length of the covered part
+    init: Callable[[int, float], jax.Array]  # (size, λ) -> Z_0⁻¹
+    quad: Callable[[jax.Array, jax.Array], jax.Array]  # (u [K, p], Z⁻¹) -> ‖u‖²_{Z⁻¹} [K]
+    update: Callable[[jax.Array, jax.Array], jax.Array]  # (Z⁻¹, u [p]) -> (Z + u uᵀ)⁻¹
+
+
+def _sherman_morrison(zinv, u):
+    zu = zinv @ u
+    return zinv - jnp.outer(zu, zu) / (1.0 + u @ zu)
+
+
+def _whole(g, width):
+    return g
+
+
+def _full_quad(u, zinv):
+    return jnp.einsum("kp,pq,kq->k", u, zinv, u)
+
+
+Z_MODES: dict[str, ZMode] = {
+    "exact": ZMode(
+        _whole, lambda p, m: p, lambda n, lam: jnp.eye(n) / lam, _full_quad, _sherman_morrison
+    ),
+    "diag": ZMode(
+        _whole,
+        lambda p, m: p,
+        lambda n, lam: jnp.full((n,), 1.0 / lam),
+        lambda u, zinv: (u * u * zinv).sum(-1),
+        lambda zinv, u: 1.0 / (1.0 / zinv + u * u),
+    ),
+    "last_layer": ZMode(
+        lambda g, width: g[..., -width:],
+        lambda p, m: m,
+        lambda n, lam: jnp.eye(n) / lam,
+        _full_quad,
+        _sherman_morrison,
+    ),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +97,7 @@ class NeuralUCBConfig:
     max_exact_params: int = 8192  # above this, "exact" falls back to "diag" (memory 4·P² bytes)
 
     def __post_init__(self):
-        if self.z_mode not in Z_MODES:
-            raise ValueError(f"z_mode {self.z_mode!r} unknown; choose from {Z_MODES}")
+        lookup(Z_MODES, self.z_mode, "z_mode")
         if self.width % 2 or self.width < 2 or self.depth < 2:
             raise ValueError("width must be even (symmetric init) and depth >= 2")
 
@@ -97,14 +142,12 @@ def flat_grads(params, xs, width: int):
 
 def _project(g, mode: str, width: int):
     """The part of the gradient that ``Z`` covers: all of it, or the last layer's ``m``."""
-    return g[..., -width:] if mode == "last_layer" else g
+    return Z_MODES[mode].covered(g, width)
 
 
 def init_zinv(n_params: int, config: NeuralUCBConfig, mode: str):
-    if mode == "diag":
-        return jnp.full((n_params,), 1.0 / config.lam)
-    size = config.width if mode == "last_layer" else n_params
-    return jnp.eye(size) / config.lam
+    z = Z_MODES[mode]
+    return z.init(z.size(n_params, config.width), config.lam)
 
 
 @functools.partial(jax.jit, static_argnames=("mode", "width"))
@@ -113,10 +156,7 @@ def ucb_scores(params, zinv, xs, gamma, mode: str, width: int):
     xs = unit(xs)
     f = forward(params, xs, width)
     u = _project(flat_grads(params, xs, width), mode, width) / math.sqrt(width)
-    if mode == "diag":
-        quad = (u * u * zinv).sum(-1)
-    else:
-        quad = jnp.einsum("kp,pq,kq->k", u, zinv, u)
+    quad = Z_MODES[mode].quad(u, zinv)
     return f + gamma * jnp.sqrt(jnp.maximum(quad, 0.0)), f
 
 
@@ -125,10 +165,7 @@ def update_zinv(params, zinv, x, mode: str, width: int):
     """``Z ← Z + g gᵀ/m`` for one received context, on ``Z⁻¹`` (Sherman-Morrison or diag)."""
     x = unit(x[None])
     u = _project(flat_grads(params, x, width)[0], mode, width) / math.sqrt(width)
-    if mode == "diag":
-        return 1.0 / (1.0 / zinv + u * u)
-    zu = zinv @ u
-    return zinv - jnp.outer(zu, zu) / (1.0 + u @ zu)
+    return Z_MODES[mode].update(zinv, u)
 
 
 @functools.partial(jax.jit, static_argnames=("width", "epochs", "lr", "lam"))

@@ -8,6 +8,7 @@ monotonicity, §3.4.1-3.4.2).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 
@@ -17,6 +18,15 @@ import numpy as np
 from l2o.data import get_space, load_latency
 from l2o.devices import get_device
 from l2o.metrics import spearman, srcc_matrix
+from l2o.spaces.config import NB201_CONFIG, SpaceConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class MonotonicityConfig:
+    """``experiments.monotonicity``'s settings (``conf/monotonicity.yaml``)."""
+
+    space: SpaceConfig = NB201_CONFIG
+    devices: tuple[str, ...] | None = None  # device names; null: every device measured in the space
 
 
 def dense_ranks(x: np.ndarray) -> np.ndarray:

@@ -15,6 +15,8 @@ counts the (a, h) evaluations it needed:
   for it) or the accelerator first (the proxy, then the best architecture on it).
 
 A method that finds nothing feasible returns accuracy ``-inf`` and ``None`` for the design.
+
+:mod:`l2o.codesign.pipeline` is ``experiments.codesign`` end to end.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ that are not Pareto-optimal on the measured latencies (§3.5.5). Every target me
 counted. The same front procedure scores the alternatives at equal k: a least-squares predictor
 fitted on the target's k samples alone, a target predictor fitted on many measurements
 (baseline #1, the O(n) cost) and the proxy unadapted.
+
+:mod:`l2o.proxy.pipeline` runs it from one proxy to every target (``experiments.one_proxy``).
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ def target_sample(n: int, config: ProxyConfig) -> np.ndarray:
 def conditioned_latency(
     space_name: str, devices: list[str], targets: list[str], config: ProxyConfig
 ) -> dict[str, np.ndarray]:
-    """The device-conditioned latency network (issue 3) on each target from the same k sampled
+    """The device-conditioned latency network on each target from the same k sampled
     archs, trained without the target: devices in two folds, each fold's targets predicted by
     the network trained on the other fold. -> {target: predicted latency of every arch}."""
     folds = [devices[0::2], devices[1::2]]
