@@ -50,7 +50,7 @@ class Problem:
 
 def predicted_nb201_latency(device: str, k: int, seed: int = 0) -> np.ndarray:
     """``Lat(x; d)`` of every NB201 arch on ``device``, from the latency network's prior over
-    HELP's training devices adapted to k random measured archs of the device (issue 3)."""
+    HELP's training devices adapted to k random measured archs of the device."""
     train = [d for d in HELP_NB201_SPLIT.train if d != device]
     data, index, _ = latency_setup("nb201", Split(tuple(train), (), (device,)))
     config = LatencyNetConfig(
