@@ -135,6 +135,15 @@ def soft_one_hot(space: Space, probs: jax.Array) -> jax.Array:
     return jnp.concatenate([probs[..., i, :c] for i, c in enumerate(space.cardinalities)], axis=-1)
 
 
+def constrained_exact(acc, lat, lat_max, norm: Normalisation = IDENTITY):
+    """Eq. 1.1-1.3 exactly: ``-Acc`` within the bound, ``+inf`` over it (no gradient across the
+    boundary: for scoring and exhaustive search, not for training)."""
+    return jnp.where(lat <= lat_max, -norm("accuracy", acc), jnp.inf)
+
+
+PERCENT = Normalisation(accuracy=(0.0, 100.0))  # accuracy in % as a fraction
+
+
 def augmented_lagrangian(acc, lat, lam, target, rho=0.0, norm: Normalisation = IDENTITY):
     """``-Acc + λ·g + (ρ/2)·g²`` with ``g = Lat/T - 1``: LightNAS's relaxed latency term
     (``ρ = 0``) and the method-of-multipliers term that lets a scalarised search reach designs

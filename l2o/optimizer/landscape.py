@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from l2o.objective import PERCENT, constrained, constrained_exact, relaxed
 from l2o.predictors.latency import Head, TrainedLatency
 from l2o.search.baselines import exhaustive
 from l2o.spaces.base import Space
@@ -41,17 +42,18 @@ MODES = ("lambda", "budget")
 
 
 def objective_values(acc: jax.Array, lat: jax.Array, u, mode: str, penalty=None) -> jax.Array:
-    """The predicted objective from accuracy (%) and relative latency (lower is better).
+    """The predicted objective from accuracy (%) and relative latency (lower is better): the
+    forms of :mod:`l2o.objective` with accuracy as a fraction.
 
     ``lambda``: Eq. 1.8, ``-Acc/100 + λ·Lat/c`` with ``u = log10 λ``. ``budget`` (``u = ln β``):
     the constrained form (Eq. 1.1-1.3), exact (``-Acc/100``, +inf when over the budget) or, with
     a ``penalty`` weight, relaxed to ``-Acc/100 + penalty · max(Lat / β - 1, 0)`` so that it has
     a gradient (Method 2)."""
     if mode == "lambda":
-        return -acc / 100.0 + 10.0**u * lat
+        return relaxed(acc, lat, lam2=10.0**u, norm=PERCENT)
     if penalty is None:
-        return jnp.where(lat <= jnp.exp(u), -acc / 100.0, jnp.inf)
-    return -acc / 100.0 + penalty * jax.nn.relu(lat / jnp.exp(u) - 1.0)
+        return constrained_exact(acc, lat, jnp.exp(u), norm=PERCENT)
+    return constrained(acc, lat, jnp.exp(u), penalty=penalty, norm=PERCENT)[0]
 
 
 @struct.dataclass

@@ -20,7 +20,7 @@ from l2o.data.references import Split
 from l2o.devices import get_device
 from l2o.metrics import spearman
 from l2o.predictors import exploration
-from l2o.predictors.accuracy import ACCURACY_PREDICTORS, AccuracyConfig
+from l2o.predictors.accuracy import ACCURACY_PREDICTORS
 from l2o.predictors.baselines import LATENCY_BASELINES, fit_baseline
 from l2o.predictors.features import LatencyData, latency_data
 from l2o.predictors.latency import LatencyNetConfig, TrainedLatency, heads, predict_ensemble
@@ -127,11 +127,9 @@ def accuracy_study(space_name: str, dataset: str, predictor: str, n_train: int, 
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(archs))
     train, test = order[:n_train], order[n_train:]
-    fitter = ACCURACY_PREDICTORS[predictor]
-    config = AccuracyConfig() if predictor == "mlp" else None
-    kwargs = {"config": config} if config is not None else {}
+    fitter = ACCURACY_PREDICTORS[predictor]  # each with its default config
     params, apply, info = fitter(
-        key=jax.random.key(seed), space=space, archs=archs[train], accuracy=acc[train], **kwargs
+        key=jax.random.key(seed), space=space, archs=archs[train], accuracy=acc[train]
     )
     pred = np.asarray(apply(params, jnp.asarray(archs[test])), np.float64)
     return {

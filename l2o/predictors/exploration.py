@@ -24,8 +24,6 @@ import numpy as np
 
 from l2o.predictors.features import min_norm_lstsq
 
-STRATEGIES = ("random", "disagreement", "ucb")
-
 
 class Oracle:
     """Measurements from the dataset: latency of archs on the training devices, counted."""
@@ -72,15 +70,26 @@ def select(
     if budget > len(candidates):
         raise ValueError(f"budget {budget} exceeds the {len(candidates)} unmeasured archs")
     x = np.asarray(features, np.float64)
-    if strategy == "random":
-        rng = np.random.default_rng(np.asarray(jax.random.key_data(key))[-1])
-        return rng.choice(candidates, budget, replace=False)
-    if strategy == "disagreement":
-        y = np.asarray(latency_ms, np.float64)
-        y = y / y.mean(1, keepdims=True)
-        score = _disagreement(key, x, measured, y, candidates)
-        return candidates[np.argsort(-score)[:budget]]
-    # ucb: greedy max posterior variance with Sherman-Morrison updates of A⁻¹
+    return SELECTORS[strategy](key, x, measured, latency_ms, candidates, budget, ridge)
+
+
+def _random(key, x, measured, latency_ms, candidates, budget, ridge):
+    del x, measured, latency_ms, ridge
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key))[-1])
+    return rng.choice(candidates, budget, replace=False)
+
+
+def _most_disagreed(key, x, measured, latency_ms, candidates, budget, ridge):
+    del ridge
+    y = np.asarray(latency_ms, np.float64)
+    y = y / y.mean(1, keepdims=True)
+    score = _disagreement(key, x, measured, y, candidates)
+    return candidates[np.argsort(-score)[:budget]]
+
+
+def _ucb(key, x, measured, latency_ms, candidates, budget, ridge):
+    """Greedy max posterior variance with Sherman-Morrison updates of A⁻¹."""
+    del key, latency_ms
     a_inv = np.linalg.inv(x[measured].T @ x[measured] + ridge * np.eye(x.shape[1]))
     xc = x[candidates]
     var = np.einsum("cf,fg,cg->c", xc, a_inv, xc)
@@ -93,6 +102,11 @@ def select(
         var -= (xc @ v) ** 2 / (1.0 + xc[i] @ v)
         var[i] = -np.inf
     return np.asarray(chosen)
+
+
+# strategy -> (key, features, measured, latency_ms, candidates, budget, ridge) -> indices
+SELECTORS = {"random": _random, "disagreement": _most_disagreed, "ucb": _ucb}
+STRATEGIES = tuple(SELECTORS)
 
 
 def explore(
