@@ -9,13 +9,10 @@ each, HELP's 15 (device, constraint) cases beside HELP's published designs:
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import hydra
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from experiments._app import load, register
+from experiments._app import load, register, run_dir
 from experiments._setup import setup_jax
 from l2o.pipeline.help_table import HelpTableConfig, run_help_table
 
@@ -25,7 +22,7 @@ register("help_table", HelpTableConfig)
 @hydra.main(config_path="../conf", config_name="help_table", version_base="1.3")
 def main(cfg: DictConfig):
     setup_jax()
-    return run_help_table(load(HelpTableConfig, cfg), Path(HydraConfig.get().runtime.output_dir))
+    return run_help_table(load(HelpTableConfig, cfg), run_dir())
 
 
 if __name__ == "__main__":

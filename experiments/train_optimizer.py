@@ -9,13 +9,10 @@ designs on its measured tables: :func:`l2o.pipeline.main_job.run_main_job`, whos
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import hydra
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from experiments._app import load, register
+from experiments._app import load, register, run_dir
 from experiments._setup import setup_jax
 from l2o.pipeline.main_job import MainJobConfig, run_main_job
 
@@ -25,7 +22,7 @@ register("train_optimizer", MainJobConfig)
 @hydra.main(config_path="../conf", config_name="train_optimizer", version_base="1.3")
 def main(cfg: DictConfig) -> dict:
     setup_jax()
-    return run_main_job(load(MainJobConfig, cfg), Path(HydraConfig.get().runtime.output_dir))
+    return run_main_job(load(MainJobConfig, cfg), run_dir())
 
 
 if __name__ == "__main__":

@@ -69,6 +69,9 @@ REJECTED = {
     ("monotonicity", ("space.name=nb999",)): "unknown space 'nb999'",
     ("roofline", ("+space.nmae=nb201",)): "unknown key(s) space.nmae",
     ("roofline", ("seed=one",)): "seed: expected an integer",
+    ("help_table", ("evaluation.n_lambda=5",)): "evaluation.n_lambda would be ignored",
+    ("train_predictors", ("latency.fit.seed=3",)): "set seed=<n> instead",
+    ("search", ("+device=pixel3", "space.split=nasflat")): "from HELP's split",
 }
 
 

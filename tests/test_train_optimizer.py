@@ -149,8 +149,8 @@ def test_help_table_experiment(tmp_path):
         HelpTableConfig,
         {
             "cache_dir": str(tmp_path / "c"),
-            **TINY,
-            "evaluation": {**TINY["evaluation"], "margin": "auto"},
+            "optimizer": TINY["optimizer"],
+            "evaluation": {"margin": "auto"},  # HELP's constraints: no λ grid to shrink
             "performance": {**TINY["performance"], "accuracy": "table"},  # NB201's as Acc(x)
         },
     )

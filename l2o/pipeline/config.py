@@ -6,15 +6,15 @@ import dataclasses
 import os
 from pathlib import Path
 
+from l2o.config import lookup
 from l2o.optimizer.network import OptimizerConfig
 from l2o.pipeline.evaluation import EvalConfig
 from l2o.pipeline.performance import (
     SUPPORTS,
     TRAIN_DEVICES,
     PerformanceConfig,
-    choose,
 )
-from l2o.spaces.config import SpaceConfig
+from l2o.spaces.config import NB201_CONFIG, SpaceConfig
 
 
 def default_cache_dir() -> Path:
@@ -28,7 +28,7 @@ def default_cache_dir() -> Path:
 class DesignStudyConfig:
     """A trained optimizer network scored on measured target devices."""
 
-    space: SpaceConfig = SpaceConfig("nb201", "help", "cifar100")
+    space: SpaceConfig = NB201_CONFIG
     seed: int = 0
     k: int = 10  # measured architectures of each target device
     support: str = "random"  # which k archs are measured (SUPPORTS): random | help_reference
@@ -45,8 +45,8 @@ class DesignStudyConfig:
     evaluation: EvalConfig = EvalConfig()
 
     def __post_init__(self):
-        choose(SUPPORTS, self.support, "support")
-        choose(TRAIN_DEVICES, self.train_devices, "train_devices")
+        lookup(SUPPORTS, self.support, "support")
+        lookup(TRAIN_DEVICES, self.train_devices, "train_devices")
         if not 0 <= self.verify < self.k:
             raise ValueError(
                 f"verify keeps some of the k={self.k} measurements; got verify={self.verify}"

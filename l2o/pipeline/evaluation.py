@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from l2o.config import lookup
 from l2o.metrics import hypervolume_2d
 from l2o.optimizer.inference import POLISH, decode, decode_many, decode_polished, polish, score
 from l2o.optimizer.landscape import Landscape
@@ -86,11 +87,8 @@ MARGINS: dict[str, Callable[[Target], float]] = {
 
 
 def choose_margin(name: str) -> Callable[[Target], float]:
-    if name not in MARGINS:
-        raise ValueError(
-            f"margin is a fraction of the budget or one of {tuple(MARGINS)}; got {name!r}"
-        )
-    return MARGINS[name]
+    """The margin rule ``name`` (a margin is a fraction of the budget or one of :data:`MARGINS`)."""
+    return lookup(MARGINS, name, "margin rule (or give a fraction of the budget)")
 
 
 def budget_margin(target: Target, config: EvalConfig) -> float:

@@ -18,6 +18,7 @@ from l2o import config as schema
 from l2o.data import load_latency, references
 from l2o.pipeline import evaluation as ev
 from l2o.pipeline.config import DesignStudyConfig
+from l2o.pipeline.evaluation import EvalConfig
 from l2o.pipeline.performance import PerformanceConfig, performance_networks, training_split
 from l2o.pipeline.summary import HelpTableSummary
 from l2o.pipeline.target import (
@@ -41,6 +42,16 @@ class HelpTableConfig(DesignStudyConfig):
     # 3 accuracy MLPs averaged: HELP's cases are decided among NB201's few best archs, where one
     # MLP's ranking still varies with its seed (docs/design.md)
     performance: PerformanceConfig = PerformanceConfig(accuracy_members=3)
+
+    def __post_init__(self):
+        super().__post_init__()
+        unused = ("n_lambda", "budget_quantiles", "evolution", "timing_batch")  # no λ grid here
+        changed = [f for f in unused if getattr(self.evaluation, f) != getattr(EvalConfig(), f)]
+        if changed:
+            raise ValueError(
+                f"HELP's table uses HELP's constraints, no λ grid, search or timing: "
+                f"evaluation.{', evaluation.'.join(changed)} would be ignored; leave them out"
+            )
 
 
 def _stage_counts(perf, target, cases, stages: dict, staged: dict) -> None:

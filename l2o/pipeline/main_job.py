@@ -37,8 +37,9 @@ from l2o.pipeline.config import DesignStudyConfig
 from l2o.pipeline.performance import performance_networks, training_split
 from l2o.pipeline.summary import MainJobSummary
 from l2o.pipeline.target import (
+    ablation_key,
     evaluation_key,
-    network_key,
+    network_keys,
     plot_training,
     target_of,
     train_networks,
@@ -47,6 +48,7 @@ from l2o.pipeline.target import (
 from l2o.results import plot_front, write_summary
 from l2o.timing import Stopwatch
 
+MODES = ("lambda", "budget")  # the main job's two optimizer networks, in training order
 POOR_FIT = 0.2  # a leave-one-out margin above this warns that the head fits its k archs poorly
 
 
@@ -92,7 +94,7 @@ def run_main_job(config: MainJobConfig, out: str | Path) -> MainJobSummary:
             f"{target.loo_margin:.0%} when fit to the others; budget designs may run over "
             "(evaluation.margin=auto aims that much lower; more measurements help)"
         )
-    nets = train_networks(perf, config, ("lambda", "budget"), out)
+    nets = train_networks(perf, config, MODES, out)
     save_model(
         out / "model",
         perf,
@@ -142,9 +144,7 @@ def run_main_job(config: MainJobConfig, out: str | Path) -> MainJobSummary:
             "seconds": nets["lambda"].label_seconds,
             "equivalent_search_seconds": nets["lambda"].labels * search["seconds_per_search"],
         },
-        ablations=ablations(k_lambda, config, land, target, search, us)
-        if config.ablations
-        else None,
+        ablations=ablations(config, land, target, search, us) if config.ablations else None,
         seconds=0.0,
     )
     write_designs(out, land, target, us, lam["argmax"], budget_archs)
@@ -170,10 +170,11 @@ def run_main_job(config: MainJobConfig, out: str | Path) -> MainJobSummary:
     return summary
 
 
-def ablations(key, config: MainJobConfig, land, target: ev.Target, search: dict, us) -> dict:
+def ablations(config: MainJobConfig, land, target: ev.Target, search: dict, us) -> dict:
     """The other method and the run without synthetic devices, argmax designs, λ mode; each
     network from the λ network's key, so the comparison is paired."""
-    net_key = jax.random.split(network_key(config.seed))[0]
+    net_key = network_keys(config.seed, MODES)["lambda"]
+    key = ablation_key(config.seed)  # argmax designs draw nothing from it
     other = "method2" if config.optimizer.method != "method2" else "method1"
     runs = {
         other: {"method": other},

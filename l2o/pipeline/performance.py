@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from l2o import checkpoints
+from l2o.config import lookup
 from l2o.data import get_space, load_latency, load_nb201_accuracy
 from l2o.data.references import Split
 from l2o.optimizer.landscape import Landscape, build_landscape
@@ -37,13 +38,6 @@ from l2o.spaces.base import Space
 from l2o.timing import Stopwatch
 
 Progress = Callable[[str], None]
-
-
-def choose(registry: dict, name: str, what: str):
-    """``registry[name]``, or one error naming ``what`` and the known names."""
-    if name not in registry:
-        raise ValueError(f"{what} is one of {tuple(registry)}; got {name!r}")
-    return registry[name]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +64,7 @@ class PerformanceConfig:
     )
 
     def __post_init__(self):
-        choose(ACCURACY_KINDS, self.accuracy, "performance.accuracy")
+        lookup(ACCURACY_KINDS, self.accuracy, "performance.accuracy")
 
 
 class PerformanceNetworks(NamedTuple):
@@ -139,7 +133,7 @@ SUPPORTS: dict[str, Callable[[int, int, int], np.ndarray]] = {
 
 def support_archs(n: int, k: int, how: str = "random", seed: int = 0) -> np.ndarray:
     """The k archs measured on the target (indices into the n probe archs): :data:`SUPPORTS`."""
-    return choose(SUPPORTS, how, "support")(n, k, seed)
+    return lookup(SUPPORTS, how, "support")(n, k, seed)
 
 
 # --- who the performance networks learn from -------------------------------------------------
@@ -158,7 +152,7 @@ TRAIN_DEVICES: dict[str, Callable[[Split, Sequence[str]], Split]] = {
 def training_split(split: Split, measured: Sequence[str], train_devices: str = "help") -> Split:
     """The devices the performance networks learn from (:data:`TRAIN_DEVICES`); the targets
     are taken out afterwards by :func:`held_out_split`."""
-    return choose(TRAIN_DEVICES, train_devices, "train_devices")(split, measured)
+    return lookup(TRAIN_DEVICES, train_devices, "train_devices")(split, measured)
 
 
 def held_out_split(split: Split, target: Sequence[str]) -> Split:
@@ -248,7 +242,7 @@ def accuracy_kind(params: dict) -> str:
 
 def accuracy_abstract(space: Space, hidden: Sequence[int], members: int, kind: str = "mlp"):
     """Shapes of the accuracy params of ``kind`` to restore into."""
-    return choose(ACCURACY_KINDS, kind, "the accuracy predictor").abstract(space, hidden, members)
+    return lookup(ACCURACY_KINDS, kind, "the accuracy predictor").abstract(space, hidden, members)
 
 
 def accuracy_function(params: dict, hidden: Sequence[int], space: Space):

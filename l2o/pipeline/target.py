@@ -92,14 +92,20 @@ def progress_line(mode: str) -> Callable[[str, int, float], None]:
     return report
 
 
-def network_key(seed: int) -> jax.Array:
-    """The key the optimizer networks of a run are drawn from (split once per mode)."""
-    return jax.random.fold_in(jax.random.key(seed), 0)
+def network_keys(seed: int, modes) -> dict[str, jax.Array]:
+    """Each mode's key for its optimizer network: the run's network key split once per mode."""
+    keys = jax.random.split(jax.random.fold_in(jax.random.key(seed), 0), len(modes))
+    return dict(zip(modes, keys))
 
 
 def evaluation_key(seed: int) -> jax.Array:
     """The key a run's evaluation draws from (split once per use)."""
     return jax.random.fold_in(jax.random.key(seed), 1)
+
+
+def ablation_key(seed: int) -> jax.Array:
+    """The key the main job's ablations design from."""
+    return jax.random.fold_in(jax.random.key(seed), 2)
 
 
 def train_networks(
@@ -108,7 +114,7 @@ def train_networks(
     """The optimizer network of each mode, each from its own key, checkpointed under
     ``out/checkpoints/<mode>`` (an interrupted run resumes there)."""
     nets = {}
-    for mode, key in zip(modes, jax.random.split(network_key(config.seed), len(modes))):
+    for mode, key in network_keys(config.seed, modes).items():
         print(f"optimizer network ({mode} mode, {config.optimizer.method})", flush=True)
         directory = None if out is None else str(out / "checkpoints" / mode)
         nets[mode] = train(

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from l2o.config import check_names, lookup, to_dict
+from l2o.config import ConfigError, check_names, lookup, to_dict
 from l2o.data import references
 from l2o.predictors import evaluation as study
 from l2o.predictors import exploration
@@ -69,6 +69,10 @@ class TrainPredictorsConfig:
         check_names(LATENCY_BASELINES, self.baselines, "baselines")
         lookup(ACCURACY_PREDICTORS, self.accuracy.predictor, "accuracy predictor")
         check_names(exploration.STRATEGIES, self.exploration.strategies, "exploration strategies")
+        if self.latency.fit.seed != LATENCY.fit.seed:
+            raise ConfigError(
+                "latency.fit.seed is the run's seed here: set seed=<n> instead of latency.fit.seed"
+            )
 
     def latency_config(self) -> LatencyNetConfig:
         """The latency network's settings, its minibatches ordered by the run's seed."""

@@ -106,21 +106,30 @@ def ofa_note10_problem(sample: int = 10_000, seed: int = 0) -> Problem:
     return Problem(space, accuracy, latency, norm, None)
 
 
-def _ofa_problem(device: str, latency_source: str, k: int) -> Problem:
+def _ofa_problem(device: str, latency_source: str, k: int, dataset: str | None) -> Problem:
+    del dataset  # OFA's predictor is ImageNet's
     if device != "note10":
         raise ValueError("ofa_mbv3 search uses OFA's Note10 lookup tables: run with +device=note10")
     return ofa_note10_problem()
 
 
-# space -> (device, latency_source, k) -> Problem: the spaces the shipped data gives an accuracy
-# source (NB201's tables, OFA's predictor)
-PROBLEMS: dict[str, Callable[[str, str, int], Problem]] = {
-    "nb201": lambda device, latency_source, k: nb201_problem(device, "cifar100", latency_source, k),
+# space -> (device, latency_source, k, accuracy dataset) -> Problem: the spaces the shipped data
+# gives an accuracy source (NB201's tables, OFA's predictor)
+PROBLEMS: dict[str, Callable[[str, str, int, str | None], Problem]] = {
+    "nb201": lambda device, latency_source, k, dataset: nb201_problem(
+        device, dataset or "cifar100", latency_source, k
+    ),
     "ofa_mbv3": _ofa_problem,
 }
 
 
-def make_problem(space: str, device: str, latency_source: str = "table", k: int = 10) -> Problem:
+def make_problem(
+    space: str,
+    device: str,
+    latency_source: str = "table",
+    k: int = 10,
+    dataset: str | None = "cifar100",
+) -> Problem:
     return lookup(PROBLEMS, space, "search space (one with an accuracy source)")(
-        device, latency_source, k
+        device, latency_source, k, dataset
     )

@@ -159,6 +159,11 @@ class SearchConfig:
         lookup(PROBLEMS, self.space.name, "search space (one with an accuracy source)")
         lookup(SEARCHERS, self.searcher, "searcher")
         lookup(LATENCY_SOURCES, self.latency_source, "latency_source")
+        if self.space.split not in (None, "help"):  # the network's prior: HELP's training devices
+            raise ValueError(
+                "search adapts the latency network from HELP's split (space.split=help); "
+                f"got {self.space.split!r}"
+            )
 
 
 class SearchStudy(NamedTuple):
@@ -171,7 +176,8 @@ def search_study(config: SearchConfig, progress: Callable[[str], None] | None = 
     """The sweep, its front, and on an enumerable space the exhaustive comparison and the
     targeting (the ``experiments.search`` summary)."""
     device, space = config.device["name"], config.space.name
-    problem = make_problem(space, device, config.latency_source, config.k)
+    dataset = config.space.accuracy_dataset
+    problem = make_problem(space, device, config.latency_source, config.k, dataset)
     ts = list(config.t)
     if progress is not None:
         progress(f"{config.searcher} search on {space} / {device}: {len(ts)} trade-offs, vmapped")
@@ -208,10 +214,16 @@ def search_study(config: SearchConfig, progress: Callable[[str], None] | None = 
         summary["optimum_hit_rate"] = float(hits.mean())
         fronts["exhaustive"] = front(problem, exact["archs"], ref)
         t = config.targeting
-        measured = make_problem(space, device)  # targets are measured on the device
+        measured = make_problem(space, device, dataset=config.space.accuracy_dataset)
         target_ms = float(np.quantile(np.asarray(measured.latency(sample)), t.quantile))
         summary["targeting"] = targeting(
-            make_problem(space, t.proxy or device, config.latency_source, config.k),
+            make_problem(
+                space,
+                t.proxy or device,
+                config.latency_source,
+                config.k,
+                config.space.accuracy_dataset,
+            ),
             measured,
             target_ms,
             t.delta,

@@ -11,7 +11,7 @@ from l2o.spaces import SPACES
 
 @dataclasses.dataclass(frozen=True)
 class SpaceConfig:
-    name: str = "nb201"  # a registered space (l2o.spaces.get_space)
+    name: str = "nb201"  # a registered space (l2o.spaces.SPACES; l2o.data.get_space builds it)
     split: str | None = None  # a device split of the space (l2o.data.references.SPLITS)
     accuracy_dataset: str | None = None  # the measured accuracy labels (NB201: cifar100, ...)
 
