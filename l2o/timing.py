@@ -9,16 +9,26 @@ import jax
 import numpy as np
 
 
-def median_seconds(fn: Callable, *args, repeats: int = 20) -> float:
-    """Median seconds of one call of ``fn(*args)`` after a first, compiling call (results are
-    waited for with ``jax.block_until_ready``; the median shrugs off scheduler noise)."""
+def call_seconds(fn: Callable, *args, repeats: int = 20) -> np.ndarray:
+    """Seconds of each of ``repeats`` calls of ``fn(*args)`` after a first, compiling call
+    (results are waited for with ``jax.block_until_ready``)."""
     jax.block_until_ready(fn(*args))
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         jax.block_until_ready(fn(*args))
         times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return np.asarray(times)
+
+
+def median_seconds(fn: Callable, *args, repeats: int = 20) -> float:
+    """Median seconds of one call (the median shrugs off scheduler noise)."""
+    return float(np.median(call_seconds(fn, *args, repeats=repeats)))
+
+
+def best_seconds(fn: Callable, *args, repeats: int = 3) -> float:
+    """Fastest of ``repeats`` calls (a throughput's best case on a busy machine)."""
+    return float(call_seconds(fn, *args, repeats=repeats).min())
 
 
 class Stopwatch:

@@ -10,7 +10,6 @@ its schema).
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -26,6 +25,7 @@ from l2o.search.evolution import EvolutionConfig, evolve
 from l2o.search.problems import LATENCY_SOURCES, PROBLEMS, Problem, make_problem
 from l2o.search.targeting import bisection, dual_ascent, pareto_sweep
 from l2o.spaces.config import NB201_CONFIG, SpaceConfig
+from l2o.timing import best_seconds
 
 
 def _evolution(problem: Problem, config: EvolutionConfig) -> Callable:
@@ -65,14 +65,9 @@ def sweep(problem: Problem, name: str, ts, seed: int, config: EvolutionConfig) -
     many = jax.jit(jax.vmap(searcher(problem, name, config)))
     ts = jnp.asarray(ts, jnp.float32)
     keys = jax.random.split(jax.random.key(seed), len(ts))
-    jax.block_until_ready(run(ts[0], keys[0]))  # compile both
-    jax.block_until_ready(many(ts, keys))
-    start = time.perf_counter()
-    jax.block_until_ready(run(ts[len(ts) // 2], keys[0]))
-    one = time.perf_counter() - start
-    start = time.perf_counter()
-    result = jax.block_until_ready(many(ts, keys))
-    vmapped = time.perf_counter() - start
+    one = best_seconds(run, ts[len(ts) // 2], keys[0], repeats=1)
+    vmapped = best_seconds(many, ts, keys, repeats=1)
+    result = many(ts, keys)
     return {
         "archs": np.asarray(result.arch),
         "fitness": np.asarray(result.fitness),

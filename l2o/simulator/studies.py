@@ -29,6 +29,7 @@ from l2o.simulator.dataflow import CostModel, hw_table, layer_costs, space_table
 from l2o.simulator.synthetic import AcceleratorGrid, SyntheticDevices, accelerator_devices
 from l2o.simulator.validation import validate
 from l2o.spaces.config import NB201_CONFIG, SpaceConfig
+from l2o.timing import best_seconds
 
 Progress = Callable[[str], None]
 
@@ -154,12 +155,7 @@ def _pair_stats(matrix: np.ndarray) -> dict:
 def kernel_throughput(space, archs, hw, model: CostModel) -> float:
     """Layer × accelerator evaluations per second of the jitted kernel on dense layer tables."""
     dense = space_tables(space, archs)
-    jax.block_until_ready(layer_costs(dense, hw, model))  # compile
-    best = np.inf
-    for _ in range(3):
-        start = time.perf_counter()
-        jax.block_until_ready(layer_costs(dense, hw, model))
-        best = min(best, time.perf_counter() - start)
+    best = best_seconds(layer_costs, dense, hw, model, repeats=3)
     real = int((dense[..., 0] > 0).sum())  # padding rows do not count
     return real * len(hw) / best
 
