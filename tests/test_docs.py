@@ -173,3 +173,40 @@ def test_sphinx_roles_are_dropped_from_rendered_pages():
     assert hooks.on_page_content(html, None, None, None) == (
         "see <code>evolve</code> and <code>Space</code>"
     )
+
+
+def _keys(tree: dict, prefix: str = "") -> set[str]:
+    out = set()
+    for key, value in tree.items():
+        out.add(prefix + key)
+        if isinstance(value, dict):
+            out |= _keys(value, f"{prefix}{key}.")
+    return out
+
+
+def test_every_documented_option_is_a_key_of_its_schema():
+    """The Options table of each experiment's page names only keys its config schema has (a
+    renamed or removed option fails here, not in a user's shell)."""
+    import importlib
+
+    from experiments._app import SCHEMAS
+    from l2o.config import defaults
+
+    for app in (ROOT / "experiments").glob("*.py"):
+        if not app.stem.startswith("_"):
+            importlib.import_module(f"experiments.{app.stem}")
+    for name, schema in sorted(SCHEMAS.items()):
+        page = (ROOT / "docs" / "experiments" / f"{name}.md").read_text()
+        table = re.search(r"## Options\n(.*?)\n## ", page, re.S)
+        assert table, f"docs/experiments/{name}.md has no Options section"
+        known, unknown = _keys(defaults(schema)), []
+        for row in table.group(1).splitlines():
+            if not row.startswith("| `"):
+                continue
+            for key in re.findall(r"`([^`]+)`", row.split("|")[1]):
+                key = key.lstrip("+").split("=")[0].removesuffix(".*")
+                if key.startswith(".") or "<" in key:  # `.batch` after `optimizer.steps`
+                    continue
+                if key not in known and not any(k.startswith(key + ".") for k in known):
+                    unknown.append(key)
+        assert not unknown, f"docs/experiments/{name}.md documents unknown options {unknown}"
