@@ -114,6 +114,16 @@ def run_main_job(config: MainJobConfig, out: str | Path) -> MainJobSummary:
     budget_archs = stages[ev.reported_stage(evc, verify is not None)]
     speed = ev.throughput(k_time, nets["lambda"], land, target, evc, log_lambda, nets["budget"])
     idx = ev.probe_index(land, np.concatenate([lam["argmax"], budget_archs]))
+    write_designs(out, land, target, us, lam["argmax"], budget_archs)
+    plot_training(nets, out)
+    lat, acc = target.latency_ms[idx], target.accuracy[idx]
+    front = {"latency_ms": lat, "accuracy": acc, "index": pareto_front(lat, acc)}
+    plot_front(
+        {"optimizer network": front},
+        (target.latency_ms, target.accuracy),
+        out / "front.png",
+        f"{space_name} / {device}: the network's designs, measured",
+    )
     summary = MainJobSummary(
         device=device,
         space=space_name,
@@ -145,19 +155,8 @@ def run_main_job(config: MainJobConfig, out: str | Path) -> MainJobSummary:
             "equivalent_search_seconds": nets["lambda"].labels * search["seconds_per_search"],
         },
         ablations=ablations(config, land, target, search, us) if config.ablations else None,
-        seconds=0.0,
+        seconds=watch.seconds,
     )
-    write_designs(out, land, target, us, lam["argmax"], budget_archs)
-    plot_training(nets, out)
-    lat, acc = target.latency_ms[idx], target.accuracy[idx]
-    front = {"latency_ms": lat, "accuracy": acc, "index": pareto_front(lat, acc)}
-    plot_front(
-        {"optimizer network": front},
-        (target.latency_ms, target.accuracy),
-        out / "front.png",
-        f"{space_name} / {device}: the network's designs, measured",
-    )
-    summary = dataclasses.replace(summary, seconds=watch.seconds)
     write_summary(out, schema.to_dict(summary))
     g = summary.objective_gap
     print(
